@@ -1,0 +1,730 @@
+"""The compiled cycle loop of the fabric engine.
+
+Everything that happens per wavelet or per vector element lives here, over structure-of-arrays
+state owned by :class:`waferscale.fabric.state.FabricState`. Python is re-entered only when a CE
+must run a Python task (or resume one), when the fabric goes quiet, at a cycle limit, or when the
+watchdog fires. See ``docs/decisions/0002-fabric-engine.md`` for the design and the timing model.
+
+Transfers: an item moved at cycle ``t`` over a stage of latency ``L`` becomes visible to the next
+stage at ``t + L``; buffers count items in flight toward them (the wire's pipeline registers are
+part of the buffer's capacity, see ``FabricState``). Within a cycle the phases run in the order:
+host injection, vector ops, routers (forward, then ramp-up), host drains, task picker.
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+from ._layout_consts import (
+    CE_IDLE,
+    CE_RUNNING,
+    EXIT_LIMIT,
+    EXIT_QUIET,
+    EXIT_STALL,
+    EXIT_WORK,
+    F_AA,
+    F_AK,
+    F_AS,
+    F_AW,
+    F_BA,
+    F_BK,
+    F_BS,
+    F_BW,
+    F_CODE,
+    F_DA,
+    F_DK,
+    F_DONE,
+    F_DS,
+    F_DW,
+    F_FUSED,
+    F_LEN,
+    F_ON_DONE,
+    F_PE,
+    F_SCALAR,
+    F_SLOT,
+    F_START,
+    F_TASK,
+    F_WAITING,
+    K_FABIN,
+    K_FABOUT,
+    K_FIFO,
+    K_MEM,
+    K_SCALAR,
+    ON_ACTIVATE,
+    ON_RESUME,
+    ON_UNBLOCK,
+    Q_BASE,
+    Q_CAP,
+    Q_COUNT,
+    Q_HEAD,
+    Q_WAIT_POP,
+    Q_WAIT_PUSH,
+    Q_WIDTH,
+    RAMP,
+    S_CYCLES_STEPPED,
+    S_ELEMS,
+    S_HOPS,
+    S_HOST_IN,
+    S_HOST_OUT,
+    S_OP_VISITS,
+    S_RAMP_DOWN,
+    S_RAMP_UP,
+    S_ROUTER_VISITS,
+    S_TASKS,
+    W_RESUME,
+    W_TASK,
+)
+from ._numerics import apply_elem
+
+NEVER = np.int64(1) << np.int64(62)
+
+# params[] layout (filled by FabricState.params()).
+P_HOP, P_RAMP, P_RCAP, P_ICAP, P_OCAP, P_WATCHDOG, P_COLORS, P_WORK_MAX = 0, 1, 2, 3, 4, 5, 6, 7
+N_PARAMS = 8
+
+# clock[] layout.
+C_NOW, C_LAST_PROGRESS, C_STALL_SINCE = 0, 1, 2
+
+# Host port records (inj[] / drn[] rows).
+H_PE, H_COLOR, H_POS, H_END, H_ACTIVE = 0, 1, 2, 3, 4
+N_HOST_FIELDS = 5
+
+_OPP = (1, 0, 3, 2, 4)
+
+_JIT = {"cache": True, "nogil": True, "boundscheck": False}
+_INLINE = {"cache": True, "nogil": True, "boundscheck": False, "forceinline": True}
+
+
+def _debruijn_table():
+    table = np.zeros(64, np.int64)
+    for i in range(64):
+        table[(((1 << i) * _DEBRUIJN_K) & 0xFFFFFFFFFFFFFFFF) >> 58] = i
+    return table
+
+
+_DEBRUIJN_K = 0x03F79D71B4CB0A89
+_DEBRUIJN = _debruijn_table()
+
+
+@nb.njit(**_INLINE)
+def _ctz(low):
+    """Index of the single set bit of ``low`` (a power of two), by de Bruijn multiplication."""
+    return _DEBRUIJN[((low * _DEBRUIJN_K) >> 58) & 63]
+
+
+@nb.njit(**_INLINE)
+def _wrap(i, cap):
+    """``i % cap`` for ``0 <= i < 2 * cap`` without a division."""
+    return i - cap if i >= cap else i
+
+
+@nb.njit(**_INLINE)
+def _list_add(lst, n, flag, p):
+    if flag[p] == 0:
+        flag[p] = 1
+        lst[n[0]] = p
+        n[0] += 1
+
+
+@nb.njit(**_INLINE)
+def _read_mem(mem32, mem16, addr, width):
+    if width == 4:
+        return np.uint32(mem32[addr >> 2])
+    return np.uint32(mem16[addr >> 1])
+
+
+@nb.njit(**_INLINE)
+def _write_mem(mem32, mem16, addr, width, value):
+    if width == 4:
+        mem32[addr >> 2] = value
+    else:
+        mem16[addr >> 1] = np.uint16(value & 0xFFFF)
+
+
+@nb.njit(**_INLINE)
+def _wake_op(o, ops, act_o, act_o_n, in_o):
+    if o >= 0 and ops[o, F_WAITING] == 1:
+        ops[o, F_WAITING] = 0
+        _list_add(act_o, act_o_n, in_o, o)
+
+
+@nb.njit(**_JIT)
+def run_cycles(
+    nbr,
+    route_rx,
+    route_tx,
+    route_pos,
+    r_data,
+    r_ctrl,
+    r_ready,
+    r_head,
+    r_count,
+    r_mask,
+    rr,
+    i_data,
+    i_ctrl,
+    i_ready,
+    i_head,
+    i_count,
+    i_mask,
+    i_wait,
+    o_data,
+    o_ctrl,
+    o_ready,
+    o_head,
+    o_count,
+    o_mask,
+    o_wait,
+    o_host,
+    t_active,
+    t_blocked,
+    t_local,
+    t_color_task,
+    t_dmask,
+    ce_state,
+    ce_busy,
+    ops,
+    slot_op,
+    op_free,
+    op_free_n,
+    fifos,
+    mem32,
+    mem16,
+    act_r,
+    act_r_n,
+    in_r,
+    act_o,
+    act_o_n,
+    in_o,
+    act_c,
+    act_c_n,
+    in_c,
+    inj,
+    inj_data,
+    drn,
+    drn_data,
+    work,
+    work_n,
+    stats,
+    params,
+    clock,
+    t_limit,
+):
+    hop = params[P_HOP]
+    ramp = params[P_RAMP]
+    rcap = params[P_RCAP]
+    icap = params[P_ICAP]
+    ocap = params[P_OCAP]
+    watchdog = params[P_WATCHDOG]
+    ncol = params[P_COLORS]
+    work_max = params[P_WORK_MAX]
+    t = clock[C_NOW]
+    last_progress = clock[C_LAST_PROGRESS]
+    work_n[0] = 0
+
+    while True:
+        if t >= t_limit:
+            clock[C_NOW] = t
+            clock[C_LAST_PROGRESS] = last_progress
+            return EXIT_LIMIT
+        progress = False
+        host_done = False
+        next_time = NEVER
+        stats[S_CYCLES_STEPPED] += 1
+
+        # ---- 1. host injection (memcpy streaming h2d) --------------------------------------
+        for k in range(inj.shape[0]):
+            if inj[k, H_ACTIVE] == 0:
+                continue
+            p = inj[k, H_PE]
+            c = inj[k, H_COLOR]
+            if i_count[p, c] < icap:
+                idx = _wrap(i_head[p, c] + i_count[p, c], icap)
+                i_data[p, c, idx] = inj_data[inj[k, H_POS]]
+                i_ctrl[p, c, idx] = 0
+                i_ready[p, c, idx] = t + 1
+                i_count[p, c] += 1
+                i_mask[p] |= np.int64(1) << c
+                inj[k, H_POS] += 1
+                stats[S_HOST_IN] += 1
+                progress = True
+                if inj[k, H_POS] >= inj[k, H_END]:
+                    inj[k, H_ACTIVE] = 0
+                    host_done = True
+                _wake_op(i_wait[p, c], ops, act_o, act_o_n, in_o)
+                i_wait[p, c] = -1
+                if (t_dmask[p] >> c) & 1:
+                    _list_add(act_c, act_c_n, in_c, p)
+
+        # ---- 2. vector ops streaming through queues and FIFOs --------------------------------
+        w = 0
+        i = 0
+        while i < act_o_n[0]:
+            o = act_o[i]
+            i += 1
+            stats[S_OP_VISITS] += 1
+            keep = True
+            p = ops[o, F_PE]
+            if ops[o, F_START] > t:
+                if ops[o, F_START] < next_time:
+                    next_time = ops[o, F_START]
+                act_o[w] = o
+                w += 1
+                continue
+            done = ops[o, F_DONE]
+            blocked = False
+            not_yet = NEVER
+            # source 0
+            a = np.uint32(0)
+            ak = ops[o, F_AK]
+            if ak == K_FABIN:
+                c = ops[o, F_AA]
+                if i_count[p, c] == 0:
+                    blocked = True
+                    if i_wait[p, c] < 0:
+                        i_wait[p, c] = o
+                        ops[o, F_WAITING] = 1
+                        keep = False
+                else:
+                    h = i_head[p, c]
+                    if i_ready[p, c, h] > t:
+                        not_yet = i_ready[p, c, h]
+                    else:
+                        a = i_data[p, c, h]
+            elif ak == K_MEM:
+                a = _read_mem(mem32, mem16, ops[o, F_AA] + done * ops[o, F_AS], ops[o, F_AW])
+            elif ak == K_FIFO:
+                f = ops[o, F_AA]
+                if fifos[f, Q_COUNT] == 0:
+                    blocked = True
+                    if fifos[f, Q_WAIT_POP] < 0:
+                        fifos[f, Q_WAIT_POP] = o
+                        ops[o, F_WAITING] = 1
+                        keep = False
+                else:
+                    a = _read_mem(
+                        mem32,
+                        mem16,
+                        fifos[f, Q_BASE] + fifos[f, Q_HEAD] * fifos[f, Q_WIDTH],
+                        fifos[f, Q_WIDTH],
+                    )
+            elif ak == K_SCALAR:
+                a = np.uint32(ops[o, F_AA] & 0xFFFFFFFF)
+            # source 1
+            b = np.uint32(0)
+            bk = ops[o, F_BK]
+            if not blocked and not_yet == NEVER:
+                if bk == K_FABIN:
+                    c = ops[o, F_BA]
+                    if i_count[p, c] == 0:
+                        blocked = True
+                        if i_wait[p, c] < 0:
+                            i_wait[p, c] = o
+                            ops[o, F_WAITING] = 1
+                            keep = False
+                    else:
+                        h = i_head[p, c]
+                        if i_ready[p, c, h] > t:
+                            not_yet = i_ready[p, c, h]
+                        else:
+                            b = i_data[p, c, h]
+                elif bk == K_MEM:
+                    b = _read_mem(mem32, mem16, ops[o, F_BA] + done * ops[o, F_BS], ops[o, F_BW])
+                elif bk == K_FIFO:
+                    f = ops[o, F_BA]
+                    if fifos[f, Q_COUNT] == 0:
+                        blocked = True
+                        if fifos[f, Q_WAIT_POP] < 0:
+                            fifos[f, Q_WAIT_POP] = o
+                            ops[o, F_WAITING] = 1
+                            keep = False
+                    else:
+                        b = _read_mem(
+                            mem32,
+                            mem16,
+                            fifos[f, Q_BASE] + fifos[f, Q_HEAD] * fifos[f, Q_WIDTH],
+                            fifos[f, Q_WIDTH],
+                        )
+                elif bk == K_SCALAR:
+                    b = np.uint32(ops[o, F_BA] & 0xFFFFFFFF)
+            # destination space
+            dk = ops[o, F_DK]
+            if not blocked and not_yet == NEVER:
+                if dk == K_FABOUT:
+                    c = ops[o, F_DA]
+                    if o_count[p, c] >= ocap:
+                        blocked = True
+                        if o_wait[p, c] < 0:
+                            o_wait[p, c] = o
+                            ops[o, F_WAITING] = 1
+                            keep = False
+                elif dk == K_FIFO:
+                    f = ops[o, F_DA]
+                    if fifos[f, Q_COUNT] >= fifos[f, Q_CAP]:
+                        blocked = True
+                        if fifos[f, Q_WAIT_PUSH] < 0:
+                            fifos[f, Q_WAIT_PUSH] = o
+                            ops[o, F_WAITING] = 1
+                            keep = False
+            if blocked or not_yet != NEVER:
+                if not_yet < next_time:
+                    next_time = not_yet
+                if keep:
+                    act_o[w] = o
+                    w += 1
+                else:
+                    in_o[o] = 0
+                continue
+            # commit: consume the inputs
+            if ak == K_FABIN:
+                c = ops[o, F_AA]
+                i_head[p, c] = _wrap(i_head[p, c] + 1, icap)
+                i_count[p, c] -= 1
+                if i_count[p, c] == 0:
+                    i_mask[p] &= ~(np.int64(1) << c)
+            elif ak == K_FIFO:
+                f = ops[o, F_AA]
+                fifos[f, Q_HEAD] = _wrap(fifos[f, Q_HEAD] + 1, fifos[f, Q_CAP])
+                fifos[f, Q_COUNT] -= 1
+                _wake_op(fifos[f, Q_WAIT_PUSH], ops, act_o, act_o_n, in_o)
+                fifos[f, Q_WAIT_PUSH] = -1
+            if bk == K_FABIN:
+                c = ops[o, F_BA]
+                i_head[p, c] = _wrap(i_head[p, c] + 1, icap)
+                i_count[p, c] -= 1
+                if i_count[p, c] == 0:
+                    i_mask[p] &= ~(np.int64(1) << c)
+            elif bk == K_FIFO:
+                f = ops[o, F_BA]
+                fifos[f, Q_HEAD] = _wrap(fifos[f, Q_HEAD] + 1, fifos[f, Q_CAP])
+                fifos[f, Q_COUNT] -= 1
+                _wake_op(fifos[f, Q_WAIT_PUSH], ops, act_o, act_o_n, in_o)
+                fifos[f, Q_WAIT_PUSH] = -1
+            r = apply_elem(
+                ops[o, F_CODE], a, b, np.uint32(ops[o, F_SCALAR] & 0xFFFFFFFF), ops[o, F_FUSED] != 0
+            )
+            if dk == K_FABOUT:
+                c = ops[o, F_DA]
+                idx = _wrap(o_head[p, c] + o_count[p, c], ocap)
+                o_data[p, c, idx] = r
+                o_ctrl[p, c, idx] = 0
+                o_ready[p, c, idx] = t + 1
+                o_count[p, c] += 1
+                o_mask[p] |= np.int64(1) << c
+                if ((o_host[p] >> c) & 1) == 0:
+                    _list_add(act_r, act_r_n, in_r, p)
+            elif dk == K_MEM:
+                _write_mem(mem32, mem16, ops[o, F_DA] + done * ops[o, F_DS], ops[o, F_DW], r)
+            elif dk == K_FIFO:
+                f = ops[o, F_DA]
+                pos = _wrap(fifos[f, Q_HEAD] + fifos[f, Q_COUNT], fifos[f, Q_CAP])
+                _write_mem(
+                    mem32, mem16, fifos[f, Q_BASE] + pos * fifos[f, Q_WIDTH], fifos[f, Q_WIDTH], r
+                )
+                fifos[f, Q_COUNT] += 1
+                _wake_op(fifos[f, Q_WAIT_POP], ops, act_o, act_o_n, in_o)
+                fifos[f, Q_WAIT_POP] = -1
+            done += 1
+            ops[o, F_DONE] = done
+            stats[S_ELEMS] += 1
+            progress = True
+            if done < ops[o, F_LEN]:
+                act_o[w] = o
+                w += 1
+                continue
+            # completion
+            in_o[o] = 0
+            slot_op[p, ops[o, F_SLOT]] = -1
+            on = ops[o, F_ON_DONE]
+            if on == ON_ACTIVATE:
+                t_active[p] |= np.int64(1) << ops[o, F_TASK]
+                _list_add(act_c, act_c_n, in_c, p)
+            elif on == ON_UNBLOCK:
+                t_blocked[p] &= ~(np.int64(1) << ops[o, F_TASK])
+                _list_add(act_c, act_c_n, in_c, p)
+            elif on == ON_RESUME:
+                n = work_n[0]
+                work[n, 0] = W_RESUME
+                work[n, 1] = p
+                work[n, 2] = o
+                work[n, 3] = 0
+                work[n, 4] = 0
+                work_n[0] = n + 1
+            op_free[op_free_n[0]] = o
+            op_free_n[0] += 1
+        act_o_n[0] = w
+
+        # ---- 3. routers ------------------------------------------------------------------------
+        w = 0
+        i = 0
+        while i < act_r_n[0]:
+            p = act_r[i]
+            i += 1
+            stats[S_ROUTER_VISITS] += 1
+            used = 0
+            first_grant = -1
+            mask = r_mask[p]
+            start = rr[p]
+            if mask != 0:
+                hi = mask & ~((np.int64(1) << start) - 1)
+                lo = mask ^ hi
+                m = hi
+                second = False
+                while True:
+                    if m == 0:
+                        if second or lo == 0:
+                            break
+                        m = lo
+                        second = True
+                        continue
+                    low = m & (-m)
+                    m ^= low
+                    c = _ctz(low)
+                    h = r_head[p, c]
+                    if r_ready[p, c, h] > t:
+                        if r_ready[p, c, h] < next_time:
+                            next_time = r_ready[p, c, h]
+                        continue
+                    tx = route_tx[p, c, route_pos[p, c]]
+                    if tx == 0 or (tx & used) != 0:
+                        continue
+                    ok = True
+                    for port in range(5):
+                        if ((tx >> port) & 1) == 0:
+                            continue
+                        if port == RAMP:
+                            if i_count[p, c] >= icap:
+                                ok = False
+                                break
+                        else:
+                            q = nbr[p, port]
+                            if q < 0:
+                                ok = False
+                                break
+                            rx = route_rx[q, c, route_pos[q, c]]
+                            if ((rx >> _OPP[port]) & 1) == 0 or r_count[q, c] >= rcap:
+                                ok = False
+                                break
+                    if not ok:
+                        continue
+                    payload = r_data[p, c, h]
+                    ctrl = r_ctrl[p, c, h]
+                    r_head[p, c] = _wrap(h + 1, rcap)
+                    r_count[p, c] -= 1
+                    if r_count[p, c] == 0:
+                        r_mask[p] &= ~(np.int64(1) << c)
+                    used |= tx
+                    if first_grant < 0:
+                        first_grant = c
+                    progress = True
+                    for port in range(5):
+                        if ((tx >> port) & 1) == 0:
+                            continue
+                        if port == RAMP:
+                            idx = _wrap(i_head[p, c] + i_count[p, c], icap)
+                            i_data[p, c, idx] = payload
+                            i_ctrl[p, c, idx] = ctrl
+                            i_ready[p, c, idx] = t + ramp
+                            i_count[p, c] += 1
+                            i_mask[p] |= np.int64(1) << c
+                            stats[S_RAMP_DOWN] += 1
+                            _wake_op(i_wait[p, c], ops, act_o, act_o_n, in_o)
+                            i_wait[p, c] = -1
+                            if (t_dmask[p] >> c) & 1:
+                                _list_add(act_c, act_c_n, in_c, p)
+                        else:
+                            q = nbr[p, port]
+                            idx = _wrap(r_head[q, c] + r_count[q, c], rcap)
+                            r_data[q, c, idx] = payload
+                            r_ctrl[q, c, idx] = ctrl
+                            r_ready[q, c, idx] = t + hop
+                            r_count[q, c] += 1
+                            r_mask[q] |= np.int64(1) << c
+                            stats[S_HOPS] += 1
+                            _list_add(act_r, act_r_n, in_r, q)
+                if first_grant >= 0:
+                    rr[p] = first_grant + 1 if first_grant + 1 < ncol else 0
+            # ramp-up: one wavelet per cycle from the CE's output queues into the router
+            omask = o_mask[p] & ~o_host[p]
+            if omask != 0:
+                start = rr[p]
+                hi = omask & ~((np.int64(1) << start) - 1)
+                lo = omask ^ hi
+                m = hi
+                second = False
+                while True:
+                    if m == 0:
+                        if second or lo == 0:
+                            break
+                        m = lo
+                        second = True
+                        continue
+                    low = m & (-m)
+                    m ^= low
+                    c = _ctz(low)
+                    h = o_head[p, c]
+                    if o_ready[p, c, h] > t:
+                        if o_ready[p, c, h] < next_time:
+                            next_time = o_ready[p, c, h]
+                        continue
+                    rx = route_rx[p, c, route_pos[p, c]]
+                    if ((rx >> RAMP) & 1) == 0 or r_count[p, c] >= rcap:
+                        continue
+                    idx = _wrap(r_head[p, c] + r_count[p, c], rcap)
+                    r_data[p, c, idx] = o_data[p, c, h]
+                    r_ctrl[p, c, idx] = o_ctrl[p, c, h]
+                    r_ready[p, c, idx] = t + ramp
+                    r_count[p, c] += 1
+                    r_mask[p] |= np.int64(1) << c
+                    o_head[p, c] = _wrap(h + 1, ocap)
+                    o_count[p, c] -= 1
+                    if o_count[p, c] == 0:
+                        o_mask[p] &= ~(np.int64(1) << c)
+                    stats[S_RAMP_UP] += 1
+                    progress = True
+                    _wake_op(o_wait[p, c], ops, act_o, act_o_n, in_o)
+                    o_wait[p, c] = -1
+                    break
+            if r_mask[p] != 0 or (o_mask[p] & ~o_host[p]) != 0:
+                act_r[w] = p
+                w += 1
+            else:
+                in_r[p] = 0
+        act_r_n[0] = w
+
+        # ---- 4. host drains (memcpy streaming d2h) ---------------------------------------------
+        for k in range(drn.shape[0]):
+            if drn[k, H_ACTIVE] == 0:
+                continue
+            p = drn[k, H_PE]
+            c = drn[k, H_COLOR]
+            if o_count[p, c] == 0:
+                continue
+            h = o_head[p, c]
+            if o_ready[p, c, h] > t:
+                if o_ready[p, c, h] < next_time:
+                    next_time = o_ready[p, c, h]
+                continue
+            drn_data[drn[k, H_POS]] = o_data[p, c, h]
+            drn[k, H_POS] += 1
+            o_head[p, c] = _wrap(h + 1, ocap)
+            o_count[p, c] -= 1
+            if o_count[p, c] == 0:
+                o_mask[p] &= ~(np.int64(1) << c)
+            stats[S_HOST_OUT] += 1
+            progress = True
+            _wake_op(o_wait[p, c], ops, act_o, act_o_n, in_o)
+            o_wait[p, c] = -1
+            if drn[k, H_POS] >= drn[k, H_END]:
+                drn[k, H_ACTIVE] = 0
+                host_done = True
+
+        # ---- 5. task picker ----------------------------------------------------------------------
+        w = 0
+        i = 0
+        while i < act_c_n[0]:
+            p = act_c[i]
+            i += 1
+            if ce_state[p] != CE_IDLE:
+                in_c[p] = 0
+                continue
+            ready = t_active[p] & t_local[p]
+            data_colors = t_dmask[p] & i_mask[p]
+            future = NEVER
+            if data_colors != 0:
+                for c in range(ncol):
+                    if ((data_colors >> c) & 1) == 0:
+                        continue
+                    tid = t_color_task[p, c]
+                    if i_ready[p, c, i_head[p, c]] <= t:
+                        ready |= np.int64(1) << tid
+                    elif i_ready[p, c, i_head[p, c]] < future:
+                        future = i_ready[p, c, i_head[p, c]]
+            ready &= ~t_blocked[p]
+            if ready == 0:
+                if future < NEVER:
+                    if future < next_time:
+                        next_time = future
+                    act_c[w] = p
+                    w += 1
+                else:
+                    in_c[p] = 0
+                continue
+            if ce_busy[p] > t:
+                if ce_busy[p] < next_time:
+                    next_time = ce_busy[p]
+                act_c[w] = p
+                w += 1
+                continue
+            if work_n[0] >= work_max:
+                act_c[w] = p
+                w += 1
+                continue
+            tid = 0
+            while ((ready >> tid) & 1) == 0:
+                tid += 1
+            bit = np.int64(1) << tid
+            payload = np.int64(0)
+            ctrl = 0
+            if (t_local[p] & bit) != 0:
+                t_active[p] &= ~bit
+            else:
+                for c in range(ncol):
+                    if ((t_dmask[p] >> c) & 1) != 0 and t_color_task[p, c] == tid:
+                        h = i_head[p, c]
+                        payload = np.int64(i_data[p, c, h])
+                        ctrl = i_ctrl[p, c, h]
+                        i_head[p, c] = _wrap(h + 1, icap)
+                        i_count[p, c] -= 1
+                        if i_count[p, c] == 0:
+                            i_mask[p] &= ~(np.int64(1) << c)
+                        break
+            n = work_n[0]
+            work[n, 0] = W_TASK
+            work[n, 1] = p
+            work[n, 2] = tid
+            work[n, 3] = payload
+            work[n, 4] = ctrl
+            work_n[0] = n + 1
+            ce_state[p] = CE_RUNNING
+            stats[S_TASKS] += 1
+            progress = True
+            in_c[p] = 0
+        act_c_n[0] = w
+
+        # ---- end of cycle ----------------------------------------------------------------------
+        if progress:
+            last_progress = t
+        if work_n[0] > 0 or host_done:
+            clock[C_NOW] = t + 1
+            clock[C_LAST_PROGRESS] = last_progress
+            return EXIT_WORK
+        pending = act_r_n[0] + act_o_n[0] + act_c_n[0]
+        for k in range(inj.shape[0]):
+            pending += inj[k, H_ACTIVE]
+        for k in range(drn.shape[0]):
+            pending += drn[k, H_ACTIVE]
+        if pending == 0:
+            clock[C_NOW] = t + 1
+            clock[C_LAST_PROGRESS] = last_progress
+            return EXIT_QUIET
+        if progress:
+            t += 1
+            continue
+        if next_time < NEVER and next_time > t + 1:
+            # Nothing moves before next_time: skip the idle cycles.
+            if next_time - last_progress > watchdog:
+                next_time = last_progress + watchdog
+            t = next_time if next_time < t_limit else t_limit
+        elif next_time == NEVER:
+            # Everything pending is blocked and nothing is in flight: the state can never
+            # change again, so the watchdog would fire; go straight there.
+            t = max(t + 1, last_progress + watchdog)
+        else:
+            t += 1
+        if t - last_progress >= watchdog:
+            clock[C_NOW] = t
+            clock[C_LAST_PROGRESS] = last_progress
+            clock[C_STALL_SINCE] = last_progress
+            return EXIT_STALL

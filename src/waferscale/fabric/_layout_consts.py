@@ -1,0 +1,69 @@
+"""Integer encodings shared by the compiled kernel and the Python driver.
+
+Kept in one module so the numba kernel (which needs plain module-level ints) and the Python side
+can never disagree about a port number or a field index.
+"""
+
+from __future__ import annotations
+
+from ..program.ports import (  # noqa: F401  (re-exported for the kernel)
+    EAST,
+    NORTH,
+    OPPOSITE,
+    PORT_DX,
+    PORT_DY,
+    PORT_NAMES,
+    RAMP,
+    SOUTH,
+    WEST,
+)
+
+# DSD operand kinds as stored in the op pool.
+K_NONE, K_MEM, K_FABIN, K_FABOUT, K_FIFO, K_SCALAR = 0, 1, 2, 3, 4, 5
+KIND_NAMES = ("none", "mem", "fabin", "fabout", "fifo", "scalar")
+
+# Op pool columns (ops[i, F_*]).
+F_PE = 0  # PE index
+F_SLOT = 1  # thread slot: 0..microthreads-1 async, microthreads = the CE's main thread
+F_CODE = 2  # ElemOp code
+F_LEN = 3  # elements to process
+F_DONE = 4  # elements processed so far
+F_START = 5  # first cycle the op may make progress
+F_DK, F_DA, F_DS, F_DW = 6, 7, 8, 9  # destination: kind, address/color/fifo, stride (bytes), width
+F_AK, F_AA, F_AS, F_AW = 10, 11, 12, 13  # source 0
+F_BK, F_BA, F_BS, F_BW = 14, 15, 16, 17  # source 1
+F_SCALAR = 18  # raw 32-bit scalar operand (third operand of fmac)
+F_ON_DONE = 19  # ON_* below
+F_TASK = 20  # task id activated / unblocked on completion
+F_WAITING = 21  # 1 while parked on a queue/fifo wait list
+F_ISSUED = 22  # cycle the op was issued (for stall reports)
+F_FUSED = 23  # 1: fused multiply-add
+N_OP_FIELDS = 24
+
+ON_NONE, ON_ACTIVATE, ON_UNBLOCK, ON_RESUME = 0, 1, 2, 3
+
+# FIFO table columns.
+Q_BASE, Q_CAP, Q_WIDTH, Q_HEAD, Q_COUNT, Q_PE, Q_WAIT_POP, Q_WAIT_PUSH = 0, 1, 2, 3, 4, 5, 6, 7
+N_FIFO_FIELDS = 8
+
+# CE states.
+CE_IDLE, CE_RUNNING, CE_SUSPENDED = 0, 1, 2
+
+# Python work items handed back by the kernel.
+W_TASK, W_RESUME = 0, 1
+
+# Kernel exit codes.
+EXIT_WORK, EXIT_QUIET, EXIT_LIMIT, EXIT_STALL = 0, 1, 2, 3
+
+# Statistics counters (stats[S_*]).
+S_HOPS = 0  # router-to-router wavelet transfers (a multicast counts each copy)
+S_RAMP_DOWN = 1
+S_RAMP_UP = 2
+S_TASKS = 3
+S_ELEMS = 4  # vector-op elements processed by the kernel
+S_CYCLES_STEPPED = 5  # cycles actually simulated (not skipped)
+S_ROUTER_VISITS = 6
+S_OP_VISITS = 7
+S_HOST_IN = 8
+S_HOST_OUT = 9
+N_STATS = 10

@@ -1,0 +1,464 @@
+"""The fabric engine's driver: loads a compiled layout, runs the compiled cycle loop, and runs
+Python tasks when the loop hands them back.
+
+Tasks are plain Python calls made from the driver's loop. A task that issues a *synchronous*
+fabric op must wait for the fabric; it is parked where it stands (its greenlet keeps its frame)
+and the loop continues in a fresh greenlet, so a task that never blocks costs one function call.
+See ``docs/decisions/0002-fabric-engine.md``.
+"""
+
+from __future__ import annotations
+
+import struct
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import greenlet
+import numpy as np
+
+from ..program.code import Code, ProgramError, TaskDecl
+from ..program.dsd import Symbol
+from ..program.layout import CompiledLayout
+from . import _kernel
+from ._layout_consts import (
+    CE_IDLE,
+    CE_RUNNING,
+    EXIT_LIMIT,
+    EXIT_QUIET,
+    EXIT_STALL,
+    EXIT_WORK,
+    N_FIFO_FIELDS,
+    N_STATS,
+    Q_BASE,
+    Q_CAP,
+    Q_PE,
+    Q_WAIT_POP,
+    Q_WAIT_PUSH,
+    Q_WIDTH,
+    S_CYCLES_STEPPED,
+    S_ELEMS,
+    S_HOPS,
+    S_RAMP_DOWN,
+    S_RAMP_UP,
+    S_TASKS,
+    W_RESUME,
+)
+from .state import FabricState
+
+RPC_TASK_ID = 31
+"""Task id the runtime uses to start exported (host-launched) functions; reserved."""
+
+_STALE = object()
+_PARKED = object()
+_RESPAWN = object()
+
+
+class TaskError(RuntimeError):
+    """A Python task raised; the message names the PE, the task and the cycle."""
+
+
+@dataclass
+class RunResult:
+    """How a call to :meth:`Engine.run` ended."""
+
+    reason: str  # "quiet", "limit", "until"
+    cycle: int
+    wall_s: float
+    stats: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class PrintRecord:
+    cycle: int
+    x: int
+    y: int
+    message: str
+
+
+class Engine:
+    """A cycle-level simulation of one compiled layout."""
+
+    def __init__(self, compiled: CompiledLayout, *, work_max: int | None = None):
+        self.compiled = compiled
+        lay = compiled.layout
+        self.arch = compiled.arch
+        self.width = lay.width
+        self.height = lay.height
+        n = self.width * self.height
+        self.codes: list[Code] = compiled.codes
+        self.code_of = lay.code_index.ravel().astype(np.int64)
+
+        words = np.array([c.memory_bytes // 4 for c in self.codes], np.int64)
+        per_pe = words[self.code_of]
+        self.mem_base = np.zeros(n, np.int64)  # byte address of each PE's memory
+        np.cumsum(per_pe[:-1] * 4, out=self.mem_base[1:])
+        total_words = int(per_pe.sum())
+        self.state = s = FabricState(
+            self.arch, self.width, self.height, total_words, work_max or max(64, n)
+        )
+        s.route_rx[:] = lay.rx.reshape(n, s.colors, -1)
+        s.route_tx[:] = lay.tx.reshape(n, s.colors, -1)
+
+        self._pes_of_code = [np.nonzero(self.code_of == i)[0] for i in range(len(self.codes))]
+        self._load_tasks()
+        self._load_memory()
+        self._load_fifos()
+
+        self.cmd_blocked = np.zeros(n, bool)
+        self._rpc: dict[int, list[tuple[Callable[..., Any], tuple]]] = {}
+        self._rpc_name: dict[int, str] = {}
+        self._pe_cache: dict[int, Any] = {}
+        self.prints: list[PrintRecord] = []
+        self._parked: dict[int, greenlet.greenlet] = {}
+        self._loop_greenlet: greenlet.greenlet | None = None
+        self._work: list[list[int]] = []
+        self._work_i = 0
+        self._until: Callable[[], bool] | None = None
+        self.host_waiting_for: str | None = None
+
+    # -- loading -----------------------------------------------------------------------------
+
+    def _load_tasks(self) -> None:
+        s = self.state
+        for ci, code in enumerate(self.codes):
+            pes = self._pes_of_code[ci]
+            if RPC_TASK_ID in code.tasks:
+                raise ProgramError(
+                    f"program {code.program!r}: task id {RPC_TASK_ID} is reserved by the runtime "
+                    "for host-launched functions: use another id"
+                )
+            local = 0
+            for tid, decl in code.tasks.items():
+                if decl.kind == "data":
+                    s.t_color_task[pes, decl.color] = tid
+                    s.t_dmask[pes] |= np.int64(1) << np.int64(decl.color)
+                else:
+                    local |= 1 << tid
+            local |= 1 << RPC_TASK_ID
+            s.t_local[pes] = mask64(local)
+            s.t_blocked[pes] = mask64(sum(1 << t for t in code.blocked_at_start))
+            active = mask64(sum(1 << t for t in code.activated_at_start))
+            if active:
+                s.t_active[pes] = active
+                for p in pes:
+                    s.wake_ce(int(p))
+
+    def _load_memory(self) -> None:
+        for ci, code in enumerate(self.codes):
+            pes = self._pes_of_code[ci]
+            for name, values in code.inits.items():
+                sym = code.symbols[name]
+                view = self._typed(sym.dtype.np_dtype)
+                first = (self.mem_base[pes] + sym.offset) // sym.dtype.width
+                idx = first[:, None] + np.arange(sym.length)[None, :]
+                view[idx] = values[None, :]
+
+    def _load_fifos(self) -> None:
+        s = self.state
+        self.fifo_first = np.zeros(self.width * self.height, np.int64)
+        rows = []
+        base_index = s.fifos.shape[0]
+        for ci, code in enumerate(self.codes):
+            if not code.fifos:
+                continue
+            pes = self._pes_of_code[ci]
+            k = len(code.fifos)
+            block = np.zeros((len(pes), k, N_FIFO_FIELDS), np.int64)
+            for decl in code.fifos:
+                row = block[:, decl.index]
+                row[:, Q_BASE] = self.mem_base[pes] + decl.buffer.offset
+                row[:, Q_CAP] = decl.buffer.length
+                row[:, Q_WIDTH] = decl.buffer.dtype.width
+                row[:, Q_PE] = pes
+                row[:, Q_WAIT_POP] = -1
+                row[:, Q_WAIT_PUSH] = -1
+            self.fifo_first[pes] = base_index + sum(len(r) for r in rows) + np.arange(len(pes)) * k
+            rows.append(block.reshape(-1, N_FIFO_FIELDS))
+        if rows:
+            s.add_fifos(np.concatenate(rows))
+
+    # -- memory access -----------------------------------------------------------------------
+
+    def _typed(self, np_dtype: np.dtype) -> np.ndarray:
+        return self.state.mem32.view(np_dtype)
+
+    def pe_index(self, x: int, y: int) -> int:
+        if not (0 <= x < self.width and 0 <= y < self.height):
+            raise IndexError(
+                f"PE ({x}, {y}) is outside the {self.width}x{self.height} program rectangle"
+            )
+        return y * self.width + x
+
+    def code_at(self, p: int) -> Code:
+        return self.codes[self.code_of[p]]
+
+    def symbol(self, p: int, name: str) -> Symbol:
+        code = self.code_at(p)
+        sym = code.symbols.get(name)
+        if sym is None:
+            x, y = p % self.width, p // self.width
+            raise KeyError(
+                f"PE ({x}, {y}) runs program {code.program!r}, which has no array {name!r} "
+                f"(it has: {', '.join(code.symbols) or 'none'})"
+            )
+        return sym
+
+    def view(self, p: int, sym: Symbol) -> np.ndarray:
+        """A writable numpy view of array ``sym`` in PE ``p``'s memory."""
+        w = sym.dtype.width
+        first = (int(self.mem_base[p]) + sym.offset) // w
+        return self._typed(sym.dtype.np_dtype)[first : first + sym.length]
+
+    def raw_view(self, p: int, sym: Symbol) -> np.ndarray:
+        """The same array as raw unsigned words (uint16 or uint32)."""
+        w = sym.dtype.width
+        first = (int(self.mem_base[p]) + sym.offset) // w
+        raw = self.state.mem32 if w == 4 else self.state.mem16
+        return raw[first : first + sym.length]
+
+    def read_symbol(self, x: int, y: int, name: str) -> np.ndarray:
+        """A copy of array ``name`` on PE (x, y) - for debugging, like the SDK's read_symbol."""
+        p = self.pe_index(x, y)
+        return self.view(p, self.symbol(p, name)).copy()
+
+    def region_indices(self, name: str, x: int, y: int, w: int, h: int) -> tuple[np.ndarray, Symbol]:
+        """Flat element indices (into the typed arena view) of ``name`` over a region, shaped
+        (h, w, length); every PE of the region must have the same array."""
+        if w <= 0 or h <= 0 or x < 0 or y < 0 or x + w > self.width or y + h > self.height:
+            raise IndexError(
+                f"region at ({x}, {y}) of size {w}x{h} leaves the {self.width}x{self.height} "
+                "program rectangle"
+            )
+        ys, xs = np.mgrid[y : y + h, x : x + w]
+        pes = (ys * self.width + xs).ravel()
+        codes = np.unique(self.code_of[pes])
+        syms = [self.codes[c].symbols.get(name) for c in codes]
+        for c, sym in zip(codes, syms, strict=True):
+            if sym is None:
+                bad = pes[self.code_of[pes] == c][0]
+                raise KeyError(
+                    f"PE ({bad % self.width}, {bad // self.width}) runs program "
+                    f"{self.codes[c].program!r}, which has no array {name!r}"
+                )
+        first = syms[0]
+        for sym in syms[1:]:
+            if (sym.dtype, sym.length) != (first.dtype, first.length):
+                raise TypeError(
+                    f"array {name!r} differs between the programs of the region "
+                    f"({first.dtype.name}[{first.length}] vs {sym.dtype.name}[{sym.length}])"
+                )
+        offsets = np.array([s.offset for s in syms], np.int64)
+        lut = np.zeros(int(codes.max()) + 1, np.int64)
+        lut[codes] = offsets
+        base = (self.mem_base[pes] + lut[self.code_of[pes]]) // first.dtype.width
+        idx = base[:, None] + np.arange(first.length)[None, :]
+        return idx.reshape(h, w, first.length), first
+
+    # -- PE handles ----------------------------------------------------------------------------
+
+    def pe(self, p: int):
+        h = self._pe_cache.get(p)
+        if h is None:
+            from .pe import PE
+
+            h = PE(self, p)
+            self._pe_cache[p] = h
+        return h
+
+    # -- host-side controls ------------------------------------------------------------------
+
+    @property
+    def now(self) -> int:
+        return int(self.state.clock[0])
+
+    def activate(self, p: int, task_id: int) -> None:
+        s = self.state
+        s.t_active[p] |= np.int64(1) << np.int64(task_id)
+        s.wake_ce(p)
+
+    def launch(self, name: str, args: tuple, pes: np.ndarray | None = None) -> int:
+        """Start exported function ``name`` on every PE of the program (the runtime's RPC).
+        Returns the number of PEs it started on."""
+        pes = np.arange(self.width * self.height) if pes is None else pes
+        count = 0
+        missing = []
+        for p in pes.tolist():
+            fn = self.code_at(p).functions.get(name)
+            if fn is None:
+                missing.append(p)
+                continue
+            self._rpc.setdefault(p, []).append((fn, args))
+            self._rpc_name[p] = name
+            self.cmd_blocked[p] = True
+            self.activate(p, RPC_TASK_ID)
+            count += 1
+        if count == 0:
+            known = sorted({f for c in self.codes for f in c.functions})
+            raise KeyError(
+                f"no PE exports a function named {name!r}; exported functions: "
+                f"{', '.join(known) or 'none'}"
+            )
+        return count
+
+    # -- running -------------------------------------------------------------------------------
+
+    def run(
+        self,
+        *,
+        until: Callable[[], bool] | None = None,
+        max_cycles: int | None = None,
+        waiting_for: str | None = None,
+    ) -> RunResult:
+        """Advance the simulation until ``until()`` holds, the fabric is quiet, or
+        ``max_cycles`` more cycles have passed. Raises :class:`StallError` (with a report) when
+        the watchdog fires, or when the fabric goes quiet while ``until`` still waits."""
+        from .stall import StallError, stall_report
+
+        t0 = time.perf_counter()
+        limit = self.now + max_cycles if max_cycles is not None else (1 << 62)
+        self._until = until
+        self._limit = limit
+        self.host_waiting_for = waiting_for
+        if until is not None and until():
+            return RunResult("until", self.now, 0.0, self.stats())
+        host = greenlet.getcurrent()
+        self._host_greenlet = host
+        code = _RESPAWN
+        while code is _RESPAWN:
+            # New loop greenlets are started here, from the shallow host stack: a greenlet
+            # inherits the recursion depth of the one that starts it.
+            self._loop_greenlet = greenlet.greenlet(self._loop, parent=host)
+            code = self._loop_greenlet.switch()
+        wall = time.perf_counter() - t0
+        if code == "until":
+            return RunResult("until", self.now, wall, self.stats())
+        if code == EXIT_STALL:
+            raise StallError(stall_report(self, "watchdog"))
+        if code == EXIT_QUIET:
+            if until is not None and not until():
+                raise StallError(stall_report(self, "quiet"))
+            return RunResult("quiet", self.now, wall, self.stats())
+        return RunResult("limit", self.now, wall, self.stats())
+
+    def _loop(self):
+        s = self.state
+        while True:
+            while self._work_i < len(self._work):
+                item = self._work[self._work_i]
+                self._work_i += 1
+                if item[0] == W_RESUME:
+                    p = item[1]
+                    g = self._parked.pop(p)
+                    self.pe(p)._cursor = self.now
+                    g.switch()
+                else:
+                    self._run_task(item[1], item[2], item[3], item[4])
+                me = greenlet.getcurrent()
+                if me is not self._loop_greenlet:
+                    # This loop frame belongs to a task that blocked and has now finished:
+                    # hand control back to the loop that resumed it.
+                    me.parent = self._loop_greenlet
+                    return _STALE
+            if self._until is not None and self._until():
+                return "until"
+            code = _kernel.run_cycles(*s.kernel_args(), self._limit)
+            if code == EXIT_WORK:
+                n = int(s.work_n[0])
+                self._work = s.work[:n].tolist()
+                self._work_i = 0
+                continue
+            if code == EXIT_LIMIT:
+                return EXIT_LIMIT
+            return code
+
+    def _run_task(self, p: int, tid: int, payload: int, ctrl: int) -> None:
+        s = self.state
+        code = self.code_at(p)
+        pe = self.pe(p)
+        pe._cursor = self.now - 1 + self.arch.timing.task_startup_cycles
+        if tid == RPC_TASK_ID:
+            fn, args = self._rpc[p].pop(0)
+            decl = None
+            call_args: tuple = args
+        else:
+            decl = code.tasks[tid]
+            fn = decl.fn
+            call_args = _payload_args(decl, payload) if decl.kind == "data" else ()
+        try:
+            fn(pe, *call_args)
+        except greenlet.GreenletExit:
+            raise
+        except Exception as exc:
+            if isinstance(exc, TaskError):
+                raise
+            name = decl.name if decl else getattr(fn, "__name__", "?")
+            raise TaskError(
+                f"task {name!r} (id {tid}) on PE ({p % self.width}, {p // self.width}) raised at "
+                f"cycle {pe._cursor}: {type(exc).__name__}: {exc}"
+            ) from exc
+        s.ce_busy[p] = max(pe._cursor, self.now)
+        s.ce_state[p] = CE_IDLE
+        s.wake_ce(p)
+
+    def park_current_task(self, p: int) -> None:
+        """Called by a synchronous fabric op: suspend the running task until its op completes."""
+        me = greenlet.getcurrent()
+        self._parked[p] = me
+        if me is self._loop_greenlet:
+            self._host_greenlet.switch(_RESPAWN)
+        else:
+            self._loop_greenlet.switch(_PARKED)
+
+    # -- statistics ----------------------------------------------------------------------------
+
+    def stats(self) -> dict[str, int]:
+        st = self.state.stats
+        names = {
+            S_HOPS: "wavelet_hops",
+            S_RAMP_DOWN: "ramp_down",
+            S_RAMP_UP: "ramp_up",
+            S_TASKS: "tasks",
+            S_ELEMS: "op_elements",
+            S_CYCLES_STEPPED: "cycles_stepped",
+        }
+        out = {v: int(st[k]) for k, v in names.items()}
+        out["cycle"] = self.now
+        assert len(st) == N_STATS
+        return out
+
+    def busy_pes(self) -> np.ndarray:
+        return np.nonzero(self.state.ce_state == CE_RUNNING)[0]
+
+
+def mask64(bits: int) -> np.int64:
+    """A Python int of up to 64 bits as the int64 the kernel's task masks hold."""
+    return np.int64(bits - (1 << 64) if bits >= 1 << 63 else bits)
+
+
+def bits_to_f32(word: int) -> float:
+    return struct.unpack("<f", struct.pack("<I", word & 0xFFFFFFFF))[0]
+
+
+def bits_to_f16(half: int) -> float:
+    return struct.unpack("<e", struct.pack("<H", half & 0xFFFF))[0]
+
+
+def _payload_args(decl: TaskDecl, payload: int) -> tuple:
+    dt = decl.dtype
+    if dt is None or dt.name == "u32":
+        return (payload,)
+    if dt.name == "f32":
+        return (bits_to_f32(payload),)
+    if dt.name == "i32":
+        return (payload - (1 << 32) if payload & 0x80000000 else payload,)
+    lo = payload & 0xFFFF
+    hi = (payload >> 16) & 0xFFFF
+    if dt.name == "f16":
+        value: Any = bits_to_f16(lo)
+    elif dt.name == "i16":
+        value = lo - (1 << 16) if lo & 0x8000 else lo
+    else:
+        value = lo
+    return (value, hi) if decl.with_index else (value,)

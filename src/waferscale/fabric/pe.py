@@ -1,0 +1,513 @@
+"""The PE handle passed to every task: the SDK's builtins under their SDK names.
+
+``pe.fadds(dst, src0, src1)`` is the SDK's ``@fadds(dst, src0, src1)``; options the SDK writes as
+``.{ .async = true, .activate = t }`` are keyword arguments ``async_=True, activate=t``.
+Operands are DSDs (:mod:`waferscale.program.dsd`) or Python scalars.
+
+Timing: a task starts ``timing.task_startup_cycles`` after it is picked. A vector op over memory
+only costs ``timing.op_startup_cycles + ceil(length / simd_width)`` cycles and its result is
+computed at issue (numpy, bit-exact through the same element functions as the kernel). An op with
+a fabric or FIFO operand streams through the compiled kernel one element per cycle; a synchronous
+one suspends the task until it completes; an asynchronous one runs on a microthread and then
+activates or unblocks a task.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from ..program.dsd import FabinDSD, FaboutDSD, FifoDSD, MemDSD, Symbol
+from ._layout_consts import (
+    CE_RUNNING,
+    CE_SUSPENDED,
+    F_AA,
+    F_AK,
+    F_AS,
+    F_AW,
+    F_BA,
+    F_BK,
+    F_BS,
+    F_BW,
+    F_CODE,
+    F_DA,
+    F_DK,
+    F_DS,
+    F_DW,
+    F_FUSED,
+    F_ISSUED,
+    F_LEN,
+    F_ON_DONE,
+    F_PE,
+    F_SCALAR,
+    F_SLOT,
+    F_START,
+    F_TASK,
+    K_FABIN,
+    K_FABOUT,
+    K_FIFO,
+    K_MEM,
+    K_NONE,
+    K_SCALAR,
+    ON_ACTIVATE,
+    ON_NONE,
+    ON_RESUME,
+    ON_UNBLOCK,
+)
+from ._numerics import ELEM_INFO, ElemOp, apply_elem_array
+from .engine import mask64
+
+_NP_OF = {"float16": "f16", "float32": "f32", "int16": "i16", "uint16": "u16", "int32": "i32",
+          "uint32": "u32"}
+
+
+class OpError(ValueError):
+    """A vector builtin was given operands it cannot take; the message names the PE and op."""
+
+
+class PE:
+    """One processing element as seen from a running task."""
+
+    __slots__ = ("_engine", "_p", "x", "y", "_code", "_cursor")
+
+    def __init__(self, engine, p: int):
+        self._engine = engine
+        self._p = p
+        self.x = p % engine.width
+        self.y = p // engine.width
+        self._code = engine.code_at(p)
+        self._cursor = 0
+
+    def __repr__(self) -> str:
+        return f"PE({self.x}, {self.y})"
+
+    # -- params, memory, time --------------------------------------------------------------
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """The tile's compile-time params."""
+        return self._code.params
+
+    def __getitem__(self, sym: Symbol | str) -> np.ndarray:
+        """A writable numpy view of one of this PE's arrays: ``pe[A][i] = 1.0``."""
+        if isinstance(sym, str):
+            sym = self._engine.symbol(self._p, sym)
+        return self._engine.view(self._p, sym)
+
+    def timestamp(self) -> int:
+        """The PE's cycle counter (the SDK's ``time`` module), wrapped to the spec's width."""
+        return self._cursor & ((1 << self._engine.arch.timing.cycle_counter_bits) - 1)
+
+    def print(self, *args: Any) -> None:
+        """Print from the PE into the simulation log, stamped with the cycle."""
+        from .engine import PrintRecord
+
+        msg = " ".join(str(a) for a in args)
+        self._engine.prints.append(PrintRecord(self._cursor, self.x, self.y, msg))
+
+    def spend(self, cycles: int) -> None:
+        """Account ``cycles`` of scalar work the task does between builtins."""
+        self._cursor += int(cycles)
+
+    # -- task control ----------------------------------------------------------------------
+
+    def _tid(self, task: Any) -> int:
+        return self._code.task_id_of(task)
+
+    def activate(self, task: Any) -> None:
+        """The SDK's ``@activate(task_id)``."""
+        self._engine.activate(self._p, self._tid(task))
+
+    def block(self, task: Any) -> None:
+        """The SDK's ``@block(task_id)``."""
+        s = self._engine.state
+        s.t_blocked[self._p] |= mask64(1 << self._tid(task))
+
+    def unblock(self, task: Any) -> None:
+        """The SDK's ``@unblock(task_id)``."""
+        s = self._engine.state
+        s.t_blocked[self._p] &= ~mask64(1 << self._tid(task))
+        s.wake_ce(self._p)
+
+    def unblock_cmd_stream(self) -> None:
+        """Signal the host that the launched function is done (memcpy's completion
+        handshake); until then later host commands wait."""
+        self._engine.cmd_blocked[self._p] = False
+
+    # -- vector builtins -----------------------------------------------------------------------
+
+    def mov16(self, dst, src, **opts: Any) -> None:
+        """16-bit move."""
+        self._op("mov16", ElemOp.MOV16, dst, src, None, None, opts)
+
+    def mov32(self, dst, src, **opts: Any) -> None:
+        """32-bit move."""
+        self._op("mov32", ElemOp.MOV32, dst, src, None, None, opts)
+
+    def fmovs(self, dst, src, **opts: Any) -> None:
+        """f32 move."""
+        self._op("fmovs", ElemOp.MOV32, dst, src, None, None, opts)
+
+    def fmovh(self, dst, src, **opts: Any) -> None:
+        """f16 move."""
+        self._op("fmovh", ElemOp.MOV16, dst, src, None, None, opts)
+
+    def fadds(self, dst, a, b, **opts: Any) -> None:
+        """f32 ``dst = a + b``."""
+        self._op("fadds", ElemOp.FADDS, dst, a, b, None, opts)
+
+    def fsubs(self, dst, a, b, **opts: Any) -> None:
+        """f32 ``dst = a - b``."""
+        self._op("fsubs", ElemOp.FSUBS, dst, a, b, None, opts)
+
+    def fmuls(self, dst, a, b, **opts: Any) -> None:
+        """f32 ``dst = a * b``."""
+        self._op("fmuls", ElemOp.FMULS, dst, a, b, None, opts)
+
+    def fmacs(self, dst, a, b, scalar, **opts: Any) -> None:
+        """f32 ``dst = a + b * scalar``."""
+        self._op("fmacs", ElemOp.FMACS, dst, a, b, scalar, opts)
+
+    def fnegs(self, dst, a, **opts: Any) -> None:
+        """f32 ``dst = -a``."""
+        self._op("fnegs", ElemOp.FNEGS, dst, a, None, None, opts)
+
+    def fabss(self, dst, a, **opts: Any) -> None:
+        """f32 ``dst = |a|``."""
+        self._op("fabss", ElemOp.FABSS, dst, a, None, None, opts)
+
+    def fmaxs(self, dst, a, b, **opts: Any) -> None:
+        """f32 ``dst = max(a, b)``."""
+        self._op("fmaxs", ElemOp.FMAXS, dst, a, b, None, opts)
+
+    def faddh(self, dst, a, b, **opts: Any) -> None:
+        """f16 ``dst = a + b``."""
+        self._op("faddh", ElemOp.FADDH, dst, a, b, None, opts)
+
+    def fsubh(self, dst, a, b, **opts: Any) -> None:
+        """f16 ``dst = a - b``."""
+        self._op("fsubh", ElemOp.FSUBH, dst, a, b, None, opts)
+
+    def fmulh(self, dst, a, b, **opts: Any) -> None:
+        """f16 ``dst = a * b``."""
+        self._op("fmulh", ElemOp.FMULH, dst, a, b, None, opts)
+
+    def fmach(self, dst, a, b, scalar, **opts: Any) -> None:
+        """f16 ``dst = a + b * scalar``."""
+        self._op("fmach", ElemOp.FMACH, dst, a, b, scalar, opts)
+
+    def fnegh(self, dst, a, **opts: Any) -> None:
+        """f16 ``dst = -a``."""
+        self._op("fnegh", ElemOp.FNEGH, dst, a, None, None, opts)
+
+    def fabsh(self, dst, a, **opts: Any) -> None:
+        """f16 ``dst = |a|``."""
+        self._op("fabsh", ElemOp.FABSH, dst, a, None, None, opts)
+
+    def fmaxh(self, dst, a, b, **opts: Any) -> None:
+        """f16 ``dst = max(a, b)``."""
+        self._op("fmaxh", ElemOp.FMAXH, dst, a, b, None, opts)
+
+    def fh2s(self, dst, a, **opts: Any) -> None:
+        """f16 -> f32 conversion."""
+        self._op("fh2s", ElemOp.FH2S, dst, a, None, None, opts)
+
+    def fs2h(self, dst, a, **opts: Any) -> None:
+        """f32 -> f16 conversion (round to nearest even)."""
+        self._op("fs2h", ElemOp.FS2H, dst, a, None, None, opts)
+
+    def add16(self, dst, a, b, **opts: Any) -> None:
+        """16-bit integer add, wrapping."""
+        self._op("add16", ElemOp.ADD16, dst, a, b, None, opts)
+
+    def sub16(self, dst, a, b, **opts: Any) -> None:
+        """16-bit integer subtract, wrapping."""
+        self._op("sub16", ElemOp.SUB16, dst, a, b, None, opts)
+
+    def and16(self, dst, a, b, **opts: Any) -> None:
+        """16-bit and."""
+        self._op("and16", ElemOp.AND16, dst, a, b, None, opts)
+
+    def or16(self, dst, a, b, **opts: Any) -> None:
+        """16-bit or."""
+        self._op("or16", ElemOp.OR16, dst, a, b, None, opts)
+
+    def xor16(self, dst, a, b, **opts: Any) -> None:
+        """16-bit xor."""
+        self._op("xor16", ElemOp.XOR16, dst, a, b, None, opts)
+
+    def sll16(self, dst, a, b, **opts: Any) -> None:
+        """16-bit shift left (by ``b & 15``)."""
+        self._op("sll16", ElemOp.SLL16, dst, a, b, None, opts)
+
+    def slr16(self, dst, a, b, **opts: Any) -> None:
+        """16-bit logical shift right."""
+        self._op("slr16", ElemOp.SRL16, dst, a, b, None, opts)
+
+    def sar16(self, dst, a, b, **opts: Any) -> None:
+        """16-bit arithmetic shift right."""
+        self._op("sar16", ElemOp.SRA16, dst, a, b, None, opts)
+
+    def map(self, fn, dst: MemDSD, *srcs: MemDSD, **opts: Any) -> None:
+        """The SDK's ``@map``: ``dst[i] = fn(src0[i], src1[i], ...)`` with a Python element
+        function over memory DSDs (values in the DSDs' types, result cast to ``dst``'s type)."""
+        if opts:
+            raise OpError(f"{self}: map takes no options (got {sorted(opts)})")
+        for d in (dst, *srcs):
+            if not isinstance(d, MemDSD):
+                raise OpError(f"{self}: map works on memory DSDs only, got {d!r}")
+            if d.length != dst.length:
+                raise OpError(f"{self}: map operands differ in length ({d.length} vs {dst.length})")
+        args = [self._mem_values(s) for s in srcs]
+        out = np.array([fn(*vals) for vals in zip(*args, strict=True)], dtype=dst.dtype.np_dtype)
+        self._mem_store(dst, out)
+        self._cursor += self._engine.arch.timing.op_startup_cycles + dst.length
+
+    # -- implementation ------------------------------------------------------------------------
+
+    def _mem_index(self, d: MemDSD) -> np.ndarray:
+        w = d.dtype.width
+        first = (int(self._engine.mem_base[self._p]) + d.symbol.offset) // w + d.offset
+        return first + np.arange(d.length, dtype=np.int64) * d.stride
+
+    def _raw(self, width: int) -> np.ndarray:
+        s = self._engine.state
+        return s.mem32 if width == 4 else s.mem16
+
+    def _mem_values(self, d: MemDSD) -> np.ndarray:
+        return self._engine.state.mem32.view(d.dtype.np_dtype)[self._mem_index(d)]
+
+    def _mem_store(self, d: MemDSD, values: np.ndarray) -> None:
+        self._engine.state.mem32.view(d.dtype.np_dtype)[self._mem_index(d)] = values
+
+    def _check_type(self, name: str, role: str, d: Any, np_name: str) -> None:
+        want = {"fmovs": "f32", "fmovh": "f16"}.get(name, _NP_OF[np_name])
+        got = d.dtype.name
+        bits = 16 if want in ("f16", "i16", "u16") else 32
+        if name in ("mov16", "mov32"):
+            ok = d.dtype.width * 8 == bits
+        elif want in ("f16", "f32"):
+            ok = got == want
+        else:
+            ok = got[0] in "iu" and d.dtype.width * 8 == bits
+        if not ok:
+            raise OpError(
+                f"{self}: {name} {role} holds {got} elements but {name} takes {want} "
+                f"(operand {d!r}): declare the array or DSD with dtype={want!r}"
+            )
+
+    def _scalar_bits(self, value: Any, np_name: str) -> int:
+        if np_name == "float32":
+            return int(np.float32(value).view(np.uint32))
+        if np_name == "float16":
+            return int(np.float16(value).view(np.uint16))
+        return int(value) & (0xFFFF if np_name in ("int16", "uint16") else 0xFFFFFFFF)
+
+    def _op(self, name: str, code: int, dst, a, b, scalar, opts: dict[str, Any]) -> None:
+        eng = self._engine
+        arch = eng.arch
+        info = ELEM_INFO[int(code)]
+        async_ = bool(opts.pop("async_", False))
+        activate = opts.pop("activate", None)
+        unblock = opts.pop("unblock", None)
+        microthread = opts.pop("microthread", None)
+        if opts:
+            raise OpError(
+                f"{self}: {name} got unknown options {sorted(opts)}: allowed are async_, "
+                "activate, unblock, microthread"
+            )
+        if (activate is not None or unblock is not None) and not async_:
+            raise OpError(f"{self}: {name}: activate/unblock need async_=True")
+        if info.arity == 3 and scalar is None:
+            raise OpError(f"{self}: {name} needs a scalar multiplier")
+        srcs = [("src0", a, info.src0_dtype)]
+        if info.arity >= 2:
+            srcs.append(("src1", b, info.src1_dtype))
+        operands = [("dst", dst, info.dst_dtype), *srcs]
+        length = None
+        streaming = False
+        fabin_colors = []
+        for role, d, np_name in operands:
+            if isinstance(d, MemDSD | FabinDSD | FaboutDSD | FifoDSD):
+                self._check_type(name, role, d, np_name)
+                n = d.length if isinstance(d, MemDSD | FifoDSD) else d.extent
+                if length is None:
+                    length = n
+                elif n != length:
+                    raise OpError(
+                        f"{self}: {name} operands differ in length: {role} has {n}, an earlier "
+                        f"operand has {length}"
+                    )
+                if isinstance(d, FabinDSD):
+                    if role == "dst":
+                        raise OpError(f"{self}: {name} cannot write to a fabric-input DSD")
+                    fabin_colors.append(d.color)
+                    streaming = True
+                elif isinstance(d, FaboutDSD):
+                    if role != "dst":
+                        raise OpError(f"{self}: {name} cannot read from a fabric-output DSD")
+                    streaming = True
+                elif isinstance(d, FifoDSD):
+                    streaming = True
+                if isinstance(d, FabinDSD | FaboutDSD) and not 0 <= d.color < arch.router.colors:
+                    raise OpError(
+                        f"{self}: {name} {role} uses color {d.color}, outside 0.."
+                        f"{arch.router.colors - 1}"
+                    )
+            elif role == "dst":
+                raise OpError(f"{self}: {name} destination must be a DSD, got {d!r}")
+            elif not isinstance(d, int | float | np.number):
+                raise OpError(f"{self}: {name} {role} must be a DSD or a scalar, got {d!r}")
+        if length is None:
+            raise OpError(f"{self}: {name} has no vector operand")
+        if len(fabin_colors) != len(set(fabin_colors)):
+            raise OpError(f"{self}: {name} reads color {fabin_colors[0]} twice in one op")
+        scalar_bits = 0 if scalar is None else self._scalar_bits(scalar, info.src1_dtype)
+        fused = arch.numerics.fused_multiply_add
+        if not streaming:
+            self._memory_op(code, dst, srcs, scalar_bits, fused, length, info)
+            cycles = arch.timing.op_startup_cycles + math.ceil(length / self._simd(info))
+            if async_:
+                self._delay_op(cycles, activate, unblock, microthread)
+            else:
+                self._cursor += cycles
+            return
+        self._stream_op(name, code, dst, srcs, scalar_bits, fused, length, async_, activate,
+                        unblock, microthread)
+
+    def _simd(self, info) -> int:
+        pe = self._engine.arch.pe
+        if info.dst_dtype == "float16" or info.src0_dtype == "float16":
+            return pe.simd_width_f16
+        if info.dst_bits == 16:
+            return pe.simd_width_i16
+        return pe.simd_width_f32
+
+    def _memory_op(self, code, dst: MemDSD, srcs, scalar_bits, fused, length, info) -> None:
+        words = []
+        for _role, d, np_name in srcs:
+            if isinstance(d, MemDSD):
+                words.append(self._raw(d.dtype.width)[self._mem_index(d)])
+            else:
+                words.append(np.full(length, self._scalar_bits(d, np_name), np.int64))
+        while len(words) < 2:
+            words.append(None)
+        out = apply_elem_array(int(code), words[0], words[1], scalar_bits, fused)
+        raw = self._raw(dst.dtype.width)
+        raw[self._mem_index(dst)] = out.astype(raw.dtype)
+
+    def _operand_fields(self, d, np_name, info_bits) -> tuple[int, int, int, int]:
+        eng = self._engine
+        if isinstance(d, MemDSD):
+            w = d.dtype.width
+            addr = int(eng.mem_base[self._p]) + d.symbol.offset + d.offset * w
+            return K_MEM, addr, d.stride * w, w
+        if isinstance(d, FabinDSD):
+            return K_FABIN, d.color, 0, 4
+        if isinstance(d, FaboutDSD):
+            return K_FABOUT, d.color, 0, 4
+        if isinstance(d, FifoDSD):
+            if self._code.fifos[d.fifo.index] is not d.fifo:
+                raise OpError(f"{self}: FIFO {d.fifo.name!r} does not belong to this PE's program")
+            return K_FIFO, int(eng.fifo_first[self._p]) + d.fifo.index, 0, d.dtype.width
+        return K_SCALAR, self._scalar_bits(d, np_name), 0, info_bits // 8
+
+    def _pick_slot(self, microthread, dsds) -> int:
+        eng = self._engine
+        s = eng.state
+        n = eng.arch.pe.microthreads
+        if microthread is None:
+            for d in dsds:
+                q = getattr(d, "input_queue", None) if isinstance(d, FabinDSD) else getattr(
+                    d, "output_queue", None)
+                if q is not None:
+                    microthread = q
+                    break
+        if microthread is not None:
+            if not 0 <= int(microthread) < n:
+                raise OpError(f"{self}: microthread/queue {microthread} outside 0..{n - 1}")
+            slot = int(microthread)
+            if s.slot_op[self._p, slot] >= 0:
+                o = int(s.slot_op[self._p, slot])
+                raise OpError(
+                    f"{self}: microthread {slot} is still running an op issued at cycle "
+                    f"{int(s.ops[o, F_ISSUED])}: two async ops on one queue collide; wait for "
+                    "its completion (activate a task when it is done) or use another queue"
+                )
+            return slot
+        for slot in range(n):
+            if s.slot_op[self._p, slot] < 0:
+                return slot
+        raise OpError(
+            f"{self}: all {n} microthreads are busy: wait for an async op to finish before "
+            "issuing another"
+        )
+
+    def _completion(self, o: int, activate, unblock) -> None:
+        ops = self._engine.state.ops
+        if activate is not None:
+            ops[o, F_ON_DONE] = ON_ACTIVATE
+            ops[o, F_TASK] = self._tid(activate)
+        elif unblock is not None:
+            ops[o, F_ON_DONE] = ON_UNBLOCK
+            ops[o, F_TASK] = self._tid(unblock)
+        else:
+            ops[o, F_ON_DONE] = ON_NONE
+
+    def _delay_op(self, cycles: int, activate, unblock, microthread) -> None:
+        s = self._engine.state
+        slot = self._pick_slot(microthread, ())
+        o = s.alloc_op()
+        s.ops[o, F_PE] = self._p
+        s.ops[o, F_SLOT] = slot
+        s.ops[o, F_CODE] = int(ElemOp.MOV32)
+        s.ops[o, F_LEN] = max(1, cycles)
+        s.ops[o, F_START] = self._cursor
+        s.ops[o, F_ISSUED] = self._cursor
+        s.ops[o, F_DK] = K_NONE
+        self._completion(o, activate, unblock)
+        s.slot_op[self._p, slot] = o
+        s.activate_op(o)
+        self._cursor += 1
+
+    def _stream_op(self, name, code, dst, srcs, scalar_bits, fused, length, async_, activate,
+                   unblock, microthread) -> None:
+        eng = self._engine
+        s = eng.state
+        info = ELEM_INFO[int(code)]
+        if async_:
+            slot = self._pick_slot(microthread, [dst] + [d for _r, d, _n in srcs])
+        else:
+            slot = s.slots - 1
+        o = s.alloc_op()
+        ops = s.ops
+        ops[o, F_PE] = self._p
+        ops[o, F_SLOT] = slot
+        ops[o, F_CODE] = int(code)
+        ops[o, F_LEN] = length
+        ops[o, F_START] = self._cursor + eng.arch.timing.op_startup_cycles
+        ops[o, F_ISSUED] = self._cursor
+        ops[o, F_SCALAR] = scalar_bits
+        ops[o, F_FUSED] = int(fused)
+        ops[o, F_DK], ops[o, F_DA], ops[o, F_DS], ops[o, F_DW] = self._operand_fields(
+            dst, info.dst_dtype, info.dst_bits)
+        ops[o, F_AK], ops[o, F_AA], ops[o, F_AS], ops[o, F_AW] = self._operand_fields(
+            srcs[0][1], srcs[0][2], info.src0_bits)
+        if len(srcs) > 1:
+            ops[o, F_BK], ops[o, F_BA], ops[o, F_BS], ops[o, F_BW] = self._operand_fields(
+                srcs[1][1], srcs[1][2], info.src1_bits)
+        s.slot_op[self._p, slot] = o
+        if length == 0:
+            raise OpError(f"{self}: {name} with zero-length operands")
+        if async_:
+            self._completion(o, activate, unblock)
+            s.activate_op(o)
+            self._cursor += 1
+            return
+        ops[o, F_ON_DONE] = ON_RESUME
+        s.activate_op(o)
+        s.ce_state[self._p] = CE_SUSPENDED
+        eng.park_current_task(self._p)
+        s.ce_state[self._p] = CE_RUNNING

@@ -1,0 +1,259 @@
+"""Structure-of-arrays state of a simulated fabric: routers, CE queues, tasks, ops, memory.
+
+Dense per-(PE, color) arrays are allocated with ``np.zeros``, whose pages the operating system
+maps lazily: a region of the wafer that never sees a wavelet never touches its pages, so idle
+regions cost address space but no memory. PE memory is one arena sized to what the programs
+allocate, not 48 KB x every PE.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._layout_consts import N_FIFO_FIELDS, N_OP_FIELDS, N_STATS, PORT_DX, PORT_DY
+from ._kernel import N_HOST_FIELDS, N_PARAMS, P_COLORS, P_HOP, P_ICAP, P_OCAP, P_RAMP, P_RCAP
+from ._kernel import P_WATCHDOG, P_WORK_MAX
+
+TASK_IDS = 64  # task-id space per PE (WSE-2/3: control ids reach 63)
+
+
+@dataclass(frozen=True)
+class Capacities:
+    """Slots per FIFO in the engine: the spec's buffer depth plus the pipeline stages of the
+    stage feeding it (an item in flight toward a buffer occupies a slot there)."""
+
+    router: int
+    input_queue: int
+    output_queue: int
+
+
+def capacities(arch) -> Capacities:
+    t = arch.timing
+    hop = max(1, t.hop_latency_cycles)
+    ramp = max(1, t.ramp_latency_cycles)
+    return Capacities(
+        router=arch.router.buffer_depth + max(hop, ramp),
+        input_queue=arch.pe.input_queue_depth + ramp,
+        output_queue=arch.pe.output_queue_depth + 1,
+    )
+
+
+class FabricState:
+    """All mutable state of one simulated rectangle of ``width`` x ``height`` PEs."""
+
+    def __init__(self, arch, width: int, height: int, memory_words: int, work_max: int):
+        self.arch = arch
+        self.width = width
+        self.height = height
+        n = width * height
+        self.pe_count = n
+        nc = arch.router.colors
+        self.colors = nc
+        npos = arch.router.switch_positions
+        caps = capacities(arch)
+        self.caps = caps
+        self.slots = arch.pe.microthreads + 1  # the last slot is the CE's main thread
+
+        xs = np.arange(n, dtype=np.int64) % width
+        ys = np.arange(n, dtype=np.int64) // width
+        self.nbr = np.full((n, 4), -1, dtype=np.int64)
+        for port in range(4):
+            nx = xs + PORT_DX[port]
+            ny = ys + PORT_DY[port]
+            inside = (nx >= 0) & (nx < width) & (ny >= 0) & (ny < height)
+            self.nbr[inside, port] = (ny * width + nx)[inside]
+
+        z = np.zeros
+        self.route_rx = z((n, nc, npos), np.uint8)
+        self.route_tx = z((n, nc, npos), np.uint8)
+        self.route_pos = z((n, nc), np.uint8)
+
+        self.r_data = z((n, nc, caps.router), np.uint32)
+        self.r_ctrl = z((n, nc, caps.router), np.uint8)
+        self.r_ready = z((n, nc, caps.router), np.int64)
+        self.r_head = z((n, nc), np.int64)
+        self.r_count = z((n, nc), np.int64)
+        self.r_mask = z(n, np.int64)
+        self.rr = z(n, np.int64)
+
+        self.i_data = z((n, nc, caps.input_queue), np.uint32)
+        self.i_ctrl = z((n, nc, caps.input_queue), np.uint8)
+        self.i_ready = z((n, nc, caps.input_queue), np.int64)
+        self.i_head = z((n, nc), np.int64)
+        self.i_count = z((n, nc), np.int64)
+        self.i_mask = z(n, np.int64)
+        self.i_wait = np.full((n, nc), -1, np.int64)
+
+        self.o_data = z((n, nc, caps.output_queue), np.uint32)
+        self.o_ctrl = z((n, nc, caps.output_queue), np.uint8)
+        self.o_ready = z((n, nc, caps.output_queue), np.int64)
+        self.o_head = z((n, nc), np.int64)
+        self.o_count = z((n, nc), np.int64)
+        self.o_mask = z(n, np.int64)
+        self.o_wait = np.full((n, nc), -1, np.int64)
+        self.o_host = z(n, np.int64)
+
+        self.t_active = z(n, np.int64)
+        self.t_blocked = z(n, np.int64)
+        self.t_local = z(n, np.int64)
+        self.t_color_task = np.full((n, nc), -1, np.int64)
+        self.t_dmask = z(n, np.int64)
+        self.ce_state = z(n, np.int64)
+        self.ce_busy = z(n, np.int64)
+
+        self.ops = z((1024, N_OP_FIELDS), np.int64)
+        self.slot_op = np.full((n, self.slots), -1, np.int64)
+        self.op_free = np.arange(1023, -1, -1, dtype=np.int64)
+        self.op_free_n = np.array([1024], np.int64)
+        self.fifos = z((1, N_FIFO_FIELDS), np.int64)
+
+        self.mem32 = z(max(1, memory_words), np.uint32)
+        self.mem16 = self.mem32.view(np.uint16)
+
+        self.act_r = z(n, np.int64)
+        self.act_r_n = z(1, np.int64)
+        self.in_r = z(n, np.uint8)
+        self.act_o = z(1024, np.int64)
+        self.act_o_n = z(1, np.int64)
+        self.in_o = z(1024, np.uint8)
+        self.act_c = z(n, np.int64)
+        self.act_c_n = z(1, np.int64)
+        self.in_c = z(n, np.uint8)
+
+        self.inj = z((0, N_HOST_FIELDS), np.int64)
+        self.inj_data = z(1, np.uint32)
+        self.drn = z((0, N_HOST_FIELDS), np.int64)
+        self.drn_data = z(1, np.uint32)
+
+        self.work = z((work_max, 5), np.int64)
+        self.work_n = z(1, np.int64)
+        self.stats = z(N_STATS, np.int64)
+        self.params = z(N_PARAMS, np.int64)
+        t = arch.timing
+        self.params[P_HOP] = max(1, t.hop_latency_cycles)
+        self.params[P_RAMP] = max(1, t.ramp_latency_cycles)
+        self.params[P_RCAP] = caps.router
+        self.params[P_ICAP] = caps.input_queue
+        self.params[P_OCAP] = caps.output_queue
+        self.params[P_WATCHDOG] = t.watchdog_cycles
+        self.params[P_COLORS] = nc
+        self.params[P_WORK_MAX] = work_max
+        self.clock = z(3, np.int64)
+
+    # -- helpers used by the driver ---------------------------------------------------------
+
+    def kernel_args(self) -> tuple:
+        return (
+            self.nbr,
+            self.route_rx,
+            self.route_tx,
+            self.route_pos,
+            self.r_data,
+            self.r_ctrl,
+            self.r_ready,
+            self.r_head,
+            self.r_count,
+            self.r_mask,
+            self.rr,
+            self.i_data,
+            self.i_ctrl,
+            self.i_ready,
+            self.i_head,
+            self.i_count,
+            self.i_mask,
+            self.i_wait,
+            self.o_data,
+            self.o_ctrl,
+            self.o_ready,
+            self.o_head,
+            self.o_count,
+            self.o_mask,
+            self.o_wait,
+            self.o_host,
+            self.t_active,
+            self.t_blocked,
+            self.t_local,
+            self.t_color_task,
+            self.t_dmask,
+            self.ce_state,
+            self.ce_busy,
+            self.ops,
+            self.slot_op,
+            self.op_free,
+            self.op_free_n,
+            self.fifos,
+            self.mem32,
+            self.mem16,
+            self.act_r,
+            self.act_r_n,
+            self.in_r,
+            self.act_o,
+            self.act_o_n,
+            self.in_o,
+            self.act_c,
+            self.act_c_n,
+            self.in_c,
+            self.inj,
+            self.inj_data,
+            self.drn,
+            self.drn_data,
+            self.work,
+            self.work_n,
+            self.stats,
+            self.params,
+            self.clock,
+        )
+
+    def alloc_op(self) -> int:
+        if self.op_free_n[0] == 0:
+            self._grow_ops()
+        self.op_free_n[0] -= 1
+        o = int(self.op_free[self.op_free_n[0]])
+        self.ops[o, :] = 0
+        return o
+
+    def _grow_ops(self) -> None:
+        old = self.ops.shape[0]
+        new = old * 2
+        ops = np.zeros((new, N_OP_FIELDS), np.int64)
+        ops[:old] = self.ops
+        self.ops = ops
+        free = np.zeros(new, np.int64)
+        free[: new - old] = np.arange(new - 1, old - 1, -1)
+        self.op_free = free
+        self.op_free_n[0] = new - old
+        act = np.zeros(new, np.int64)
+        act[:old] = self.act_o
+        self.act_o = act
+        in_o = np.zeros(new, np.uint8)
+        in_o[:old] = self.in_o
+        self.in_o = in_o
+
+    def activate_op(self, o: int) -> None:
+        if not self.in_o[o]:
+            self.in_o[o] = 1
+            self.act_o[self.act_o_n[0]] = o
+            self.act_o_n[0] += 1
+
+    def wake_ce(self, p: int) -> None:
+        if not self.in_c[p]:
+            self.in_c[p] = 1
+            self.act_c[self.act_c_n[0]] = p
+            self.act_c_n[0] += 1
+
+    def wake_router(self, p: int) -> None:
+        if not self.in_r[p]:
+            self.in_r[p] = 1
+            self.act_r[self.act_r_n[0]] = p
+            self.act_r_n[0] += 1
+
+    def add_fifos(self, rows: np.ndarray) -> int:
+        """Append FIFO rows; returns the index of the first."""
+        first = self.fifos.shape[0]
+        self.fifos = np.concatenate([self.fifos, rows.astype(np.int64)])
+        return first
+
+    def now(self) -> int:
+        return int(self.clock[0])

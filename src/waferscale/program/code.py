@@ -1,0 +1,193 @@
+"""PE programs: what one tile's code declares (the Python face of a CSL file).
+
+A program is a Python function ``def my_program(c: Code, **params)`` whose body plays the role of
+a CSL file's top level: it declares arrays (``c.array``), FIFOs, tasks and exported functions.
+Task bodies are nested functions taking the PE handle ``pe`` first; they run on the simulator and
+call the vector builtins on ``pe`` (``pe.fadds(...)``, ``pe.activate(...)``, ...).
+
+The layout calls the program once per distinct set of params and shares the result between all
+tiles that use it, so a uniform program on the full wafer is built once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .dsd import FifoDecl, Symbol
+from .types import DType, dtype_of
+
+
+class ProgramError(ValueError):
+    """A PE program declares something invalid (message names the program and the item)."""
+
+
+@dataclass
+class TaskDecl:
+    """A task bound to an id: ``kind`` is 'data', 'local' or 'control'."""
+
+    fn: Callable[..., Any]
+    kind: str
+    task_id: int
+    color: int | None = None  # data tasks: the color whose wavelets start it
+    dtype: DType | None = None  # data tasks: how the 32-bit payload is presented
+    with_index: bool = False  # 16-bit data tasks: (value, index) arguments
+
+    @property
+    def name(self) -> str:
+        return getattr(self.fn, "__name__", repr(self.fn))
+
+
+@dataclass
+class Code:
+    """The declarations of one PE program instance (one program function + one param set)."""
+
+    program: str
+    params: dict[str, Any]
+    symbols: dict[str, Symbol] = field(default_factory=dict)
+    inits: dict[str, np.ndarray] = field(default_factory=dict)
+    fifos: list[FifoDecl] = field(default_factory=list)
+    tasks: dict[int, TaskDecl] = field(default_factory=dict)
+    functions: dict[str, Callable[..., Any]] = field(default_factory=dict)
+    blocked_at_start: set[int] = field(default_factory=set)
+    activated_at_start: set[int] = field(default_factory=set)
+    _next_offset: int = 0
+
+    # -- memory ------------------------------------------------------------------------------
+
+    def array(
+        self,
+        name: str,
+        dtype: DType | str,
+        length: int,
+        *,
+        export: bool = False,
+        init: Any = None,
+    ) -> Symbol:
+        """Declare ``var name: [length]dtype`` (``export=True`` makes it a host-visible symbol,
+        the SDK's ``@export_symbol``). ``init`` is a scalar or an array of ``length`` values."""
+        dt = dtype_of(dtype)
+        if not isinstance(length, int | np.integer) or int(length) <= 0:
+            raise ProgramError(
+                f"program {self.program!r}: array {name!r} needs a positive integer length, "
+                f"got {length!r}"
+            )
+        if name in self.symbols:
+            raise ProgramError(f"program {self.program!r}: array {name!r} is declared twice")
+        length = int(length)
+        offset = (self._next_offset + 3) & ~3  # 32-bit alignment for every array
+        sym = Symbol(name, dt, length, offset, export)
+        self._next_offset = offset + sym.nbytes
+        self.symbols[name] = sym
+        if init is not None:
+            values = np.broadcast_to(np.asarray(init, dtype=dt.np_dtype), (length,)).copy()
+            self.inits[name] = values
+        return sym
+
+    def fifo(self, buffer: Symbol, name: str | None = None) -> FifoDecl:
+        """The SDK's ``@allocate_fifo(buffer)``: a circular buffer over an array."""
+        if buffer.name not in self.symbols or self.symbols[buffer.name] is not buffer:
+            raise ProgramError(
+                f"program {self.program!r}: fifo buffer {buffer!r} is not an array of this program"
+            )
+        decl = FifoDecl(name or f"fifo_{buffer.name}", buffer, len(self.fifos))
+        self.fifos.append(decl)
+        return decl
+
+    @property
+    def memory_bytes(self) -> int:
+        return (self._next_offset + 3) & ~3
+
+    # -- tasks -------------------------------------------------------------------------------
+
+    def _bind(self, decl: TaskDecl) -> None:
+        if decl.task_id in self.tasks:
+            other = self.tasks[decl.task_id]
+            raise ProgramError(
+                f"program {self.program!r}: task id {decl.task_id} is bound twice "
+                f"({other.kind} task {other.name!r} and {decl.kind} task {decl.name!r}); "
+                "give each task its own id"
+            )
+        self.tasks[decl.task_id] = decl
+
+    def bind_data_task(
+        self,
+        fn: Callable[..., Any],
+        color: int,
+        *,
+        dtype: DType | str = "u32",
+        with_index: bool = False,
+        task_id: int | None = None,
+    ) -> Callable[..., Any]:
+        """Bind ``fn(pe, value)`` to the wavelets of ``color`` (the SDK's ``@bind_data_task``).
+        ``dtype`` says how the payload is presented (u32/i32/f32: the whole word; u16/i16/f16:
+        the low half); ``with_index=True`` passes ``fn(pe, value, index)`` with the high half.
+        On WSE-2 the data task id is the color; ``task_id`` overrides that (WSE-3: an input
+        queue id)."""
+        tid = int(color) if task_id is None else int(task_id)
+        self._bind(TaskDecl(fn, "data", tid, int(color), dtype_of(dtype), with_index))
+        return fn
+
+    def bind_local_task(self, fn: Callable[..., Any], task_id: int) -> Callable[..., Any]:
+        """Bind ``fn(pe)`` to a local task id, started by ``pe.activate(id)``."""
+        self._bind(TaskDecl(fn, "local", int(task_id)))
+        return fn
+
+    def bind_control_task(self, fn: Callable[..., Any], task_id: int) -> Callable[..., Any]:
+        """Bind ``fn(pe)`` to a control task id."""
+        self._bind(TaskDecl(fn, "control", int(task_id)))
+        return fn
+
+    def data_task(self, color: int, **kw: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Decorator form of :meth:`bind_data_task`."""
+        return lambda fn: self.bind_data_task(fn, color, **kw)
+
+    def local_task(self, task_id: int) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Decorator form of :meth:`bind_local_task`."""
+        return lambda fn: self.bind_local_task(fn, task_id)
+
+    def control_task(self, task_id: int) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Decorator form of :meth:`bind_control_task`."""
+        return lambda fn: self.bind_control_task(fn, task_id)
+
+    def block(self, task_id: int) -> None:
+        """Start with ``task_id`` blocked (the SDK's comptime ``@block``)."""
+        self.blocked_at_start.add(int(task_id))
+
+    def activate(self, task_id: int) -> None:
+        """Start with ``task_id`` activated (runs as soon as the program is loaded)."""
+        self.activated_at_start.add(int(task_id))
+
+    def export(self, fn: Callable[..., Any], name: str | None = None) -> Callable[..., Any]:
+        """Export a host-callable function (the SDK's ``@export_symbol(fn)``); the host starts
+        it with ``SdkRuntime.launch(name, *args)``. It must call ``pe.unblock_cmd_stream()``."""
+        key = name or fn.__name__
+        if key in self.functions or key in self.symbols:
+            raise ProgramError(f"program {self.program!r}: {key!r} is exported twice")
+        self.functions[key] = fn
+        return fn
+
+    def task_id_of(self, fn_or_id: Any) -> int:
+        if isinstance(fn_or_id, int | np.integer):
+            return int(fn_or_id)
+        for tid, decl in self.tasks.items():
+            if decl.fn is fn_or_id:
+                return tid
+        raise ProgramError(
+            f"program {self.program!r}: {getattr(fn_or_id, '__name__', fn_or_id)!r} is not a "
+            "bound task: bind it with bind_local_task/bind_data_task/bind_control_task first"
+        )
+
+
+def build_code(program: Callable[..., Any], params: dict[str, Any]) -> Code:
+    """Run a program function with its params and return its declarations."""
+    name = getattr(program, "__qualname__", repr(program))
+    code = Code(name, dict(params))
+    try:
+        program(code, **params)
+    except TypeError as exc:
+        raise ProgramError(f"program {name!r} called with params {sorted(params)}: {exc}") from exc
+    return code
