@@ -1,8 +1,9 @@
 """Bit-exactness tests for waferscale.fabric._numerics against numpy.
 
-Scalar njit functions are exercised through a few compiled map loops (one
-compile per function, not per example), so hypothesis examples are batches of
-values rather than single values.
+Scalar njit functions are exercised inside a few cached njit driver loops (a
+compile per driver, not per example), so hypothesis examples are batches of
+bit patterns rather than single values. Float results are compared bit for
+bit, except that a NaN result only has to be a NaN.
 """
 
 from __future__ import annotations

@@ -51,21 +51,82 @@ def _resolve(name: str):  # -> ArchSpec
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    """Show what the package knows about a WSE-2 (to become a real simulator run)."""
-    from waferscale import arch
-    from waferscale.arch.report import comparison_table, other_derived_table, summary_table
+    """Run a small program on a simulated WSE-2: y = A x (f32, 512 x 512) on a 16 x 16 region of
+    PEs, checked against numpy, with the cycles it took on the machine and what that means."""
+    import time
 
+    from waferscale import arch
+    from waferscale.arch.report import format_si
+
+    t_start = time.perf_counter()
     spec = arch.preset("wse2")
+    d = arch.derived(spec)
+    M = N = 512
+    W = H = 16
+    as_json = bool(getattr(args, "json", False))
     out = _console()
-    out.print(f"waferscale {__version__} - demo: the {spec.name} machine spec\n")
-    out.print(summary_table(spec))
-    out.print(comparison_table(spec))
-    out.print(other_derived_table(spec))
-    out.print(
-        "Derived figures count every fabric PE at the spec's clock; see docs/arch.md for the "
-        "conventions. More: waferscale arch show wse2"
-    )
-    return 0
+    if not as_json:
+        pes = next(c for c in d.comparisons() if c.quantity.startswith("PEs"))
+        rel = pes.relative_difference
+        g = spec.grid
+        out.print(
+            f"waferscale {__version__} - demo: y = A x ({M} x {N}, f32) on a {W} x {H} region of "
+            f"a simulated {spec.name}",
+            soft_wrap=True,
+        )
+        out.print(
+            f"[dim]{spec.name}: fabric {g.columns} x {g.rows} = {d.fabric_pes:,} PEs (vendor "
+            f"{pes.vendor:,}{'' if rel is None else f', {rel * 100:+.1f}%'}), program rectangle "
+            f"{g.program_columns} x {g.program_rows}, {format_si(spec.clock_hz, 'Hz')}, peak "
+            f"{format_si(d.peak_flops_f16, 'FLOP/s')} f16 / {format_si(d.peak_flops_f32, 'FLOP/s')}"
+            " f32[/dim]",
+            soft_wrap=True,
+        )
+        out.print(
+            f"Each PE holds a {M // H} x {N // W} block of A; row 0 floods its x segment down its "
+            "column, every PE multiply-adds its block, and the partial sums are chain-reduced "
+            "along each row into the last column.\n"
+        )
+
+    from waferscale.demos import gemv
+
+    wl = gemv(M, N, W, H, arch=spec)
+    r = wl.run()
+    seconds = r["cycles"] / spec.clock_hz
+    flops = r["flops"] / seconds
+    region_peak = W * H * d.flops_per_cycle_per_pe_f32 * spec.clock_hz
+    total_wall = time.perf_counter() - t_start
+    if as_json:
+        keys = ("cycles", "ok", "max_abs_err", "max_rel_err", "bit_exact", "wall_s", "stats")
+        print(json.dumps({
+            "workload": "gemv", "arch": spec.name, "M": M, "N": N, "width": W, "height": H,
+            **{k: r[k] for k in keys if k in r},
+            "seconds_at_clock": seconds, "clock_hz": spec.clock_hz, "flop_per_s": flops,
+            "region_peak_f32_flop_per_s": region_peak, "total_wall_s": total_wall,
+        }, indent=2))
+        return 0 if r["ok"] else 1
+
+    from rich.table import Table
+
+    table = Table(title="result", title_justify="left", show_header=False)
+    table.add_column("quantity")
+    table.add_column("value", justify="right")
+    check = "[green]matches numpy[/green]" if r["ok"] else "[red]DOES NOT match numpy[/red]"
+    table.add_row("check (rtol 1e-5)", check)
+    table.add_row("max abs error vs numpy f32", f"{r['max_abs_err']:.3g} "
+                  f"(relative {r['max_rel_err']:.2g})")
+    if "bit_exact" in r:
+        table.add_row("bit-exact in the PEs' order", "yes" if r["bit_exact"] else "no")
+    table.add_row("cycles (max end - min start)", f"{r['cycles']:,}")
+    table.add_row(f"time at {format_si(spec.clock_hz, 'Hz')}", format_si(seconds, "s"))
+    table.add_row("achieved (2 M N / time)", f"{format_si(flops, 'FLOP/s')} = "
+                  f"{flops / region_peak:.0%} of {format_si(region_peak, 'FLOP/s')} f32 peak")
+    st = r["stats"]
+    table.add_row("wavelet hops / Python tasks", f"{st['wavelet_hops']:,} / {st['tasks']:,}")
+    table.add_row("simulator wall time", f"{r['wall_s']:.2f} s (with setup {total_wall:.1f} s)")
+    out.print(table)
+    out.print("More: waferscale arch show wse2 - benchmarks/fabric.py - src/waferscale/demos/")
+    return 0 if r["ok"] else 1
 
 
 def _cmd_arch_list(args: argparse.Namespace) -> int:

@@ -19,6 +19,10 @@ import numpy as np
 from ._layout_consts import (
     CE_IDLE,
     CE_RUNNING,
+    CTRL_CE_FILTER_BIT,
+    CTRL_NO_TASK,
+    CTRL_OPCODE_SHIFT,
+    CTRL_TASK_SHIFT,
     EXIT_LIMIT,
     EXIT_QUIET,
     EXIT_STALL,
@@ -32,6 +36,7 @@ from ._layout_consts import (
     F_BS,
     F_BW,
     F_CODE,
+    F_CTRL,
     F_DA,
     F_DK,
     F_DONE,
@@ -44,8 +49,18 @@ from ._layout_consts import (
     F_SCALAR,
     F_SLOT,
     F_START,
+    F_TAIL,
     F_TASK,
     F_WAITING,
+    FILT_RANGE,
+    FL_COUNT_CTRL,
+    FL_COUNT_DATA,
+    FL_COUNTER,
+    FL_HI,
+    FL_KIND,
+    FL_LO,
+    FL_MAX,
+    FL_PASS,
     K_FABIN,
     K_FABOUT,
     K_FIFO,
@@ -54,6 +69,8 @@ from ._layout_consts import (
     ON_ACTIVATE,
     ON_RESUME,
     ON_UNBLOCK,
+    POP_ALWAYS,
+    POP_NONE,
     Q_BASE,
     Q_CAP,
     Q_COUNT,
@@ -72,6 +89,10 @@ from ._layout_consts import (
     S_RAMP_UP,
     S_ROUTER_VISITS,
     S_TASKS,
+    SW_ADVANCE,
+    SW_RESET,
+    SW_TEARDOWN,
+    TEARDOWN_TASK_ID,
     W_RESUME,
     W_TASK,
 )
@@ -89,8 +110,6 @@ C_NOW, C_LAST_PROGRESS, C_STALL_SINCE = 0, 1, 2
 # Host port records (inj[] / drn[] rows).
 H_PE, H_COLOR, H_POS, H_END, H_ACTIVE = 0, 1, 2, 3, 4
 N_HOST_FIELDS = 5
-
-_OPP = (1, 0, 3, 2, 4)
 
 _JIT = {"cache": True, "nogil": True, "boundscheck": False}
 _INLINE = {"cache": True, "nogil": True, "boundscheck": False, "forceinline": True}
@@ -117,6 +136,26 @@ def _ctz(low):
 def _wrap(i, cap):
     """``i % cap`` for ``0 <= i < 2 * cap`` without a division."""
     return i - cap if i >= cap else i
+
+
+@nb.njit(**_INLINE)
+def _filter_pass(filt, p, c, payload):
+    """Does a data wavelet pass the filter on the ramp of color ``c`` at PE ``p``?"""
+    if filt[p, c, FL_KIND] == FILT_RANGE:
+        index = (np.int64(payload) >> 16) & 0xFFFF
+        return filt[p, c, FL_LO] <= index <= filt[p, c, FL_HI]
+    # counter filter: the counter runs 0..max and wraps; the first FL_PASS values pass
+    return filt[p, c, FL_COUNTER] < filt[p, c, FL_PASS]
+
+
+@nb.njit(**_INLINE)
+def _filter_count(filt, p, c, ctrl):
+    if filt[p, c, FL_KIND] == FILT_RANGE:
+        return
+    counts = filt[p, c, FL_COUNT_CTRL] if ctrl != 0 else filt[p, c, FL_COUNT_DATA]
+    if counts != 0:
+        n = filt[p, c, FL_COUNTER] + 1
+        filt[p, c, FL_COUNTER] = 0 if n > filt[p, c, FL_MAX] else n
 
 
 @nb.njit(**_INLINE)
@@ -155,6 +194,13 @@ def run_cycles(
     route_rx,
     route_tx,
     route_pos,
+    sw_npos,
+    sw_ring,
+    sw_pop,
+    torn,
+    swap,
+    filt_mask,
+    filt,
     r_data,
     r_ctrl,
     r_ready,
@@ -169,6 +215,8 @@ def run_cycles(
     i_count,
     i_mask,
     i_wait,
+    i_nctrl,
+    ctrl_data,
     o_data,
     o_ctrl,
     o_ready,
@@ -275,9 +323,10 @@ def run_cycles(
             done = ops[o, F_DONE]
             blocked = False
             not_yet = NEVER
+            tail = ops[o, F_TAIL] != 0 and done == ops[o, F_LEN] - 1
             # source 0
             a = np.uint32(0)
-            ak = ops[o, F_AK]
+            ak = 0 if tail else ops[o, F_AK]
             if ak == K_FABIN:
                 c = ops[o, F_AA]
                 if i_count[p, c] == 0:
@@ -290,6 +339,8 @@ def run_cycles(
                     h = i_head[p, c]
                     if i_ready[p, c, h] > t:
                         not_yet = i_ready[p, c, h]
+                    elif i_ctrl[p, c, h] != 0:
+                        not_yet = t + 1  # the CE takes the control wavelet off the queue first
                     else:
                         a = i_data[p, c, h]
             elif ak == K_MEM:
@@ -313,7 +364,7 @@ def run_cycles(
                 a = np.uint32(ops[o, F_AA] & 0xFFFFFFFF)
             # source 1
             b = np.uint32(0)
-            bk = ops[o, F_BK]
+            bk = 0 if tail else ops[o, F_BK]
             if not blocked and not_yet == NEVER:
                 if bk == K_FABIN:
                     c = ops[o, F_BA]
@@ -327,6 +378,8 @@ def run_cycles(
                         h = i_head[p, c]
                         if i_ready[p, c, h] > t:
                             not_yet = i_ready[p, c, h]
+                        elif i_ctrl[p, c, h] != 0:
+                            not_yet = t + 1
                         else:
                             b = i_data[p, c, h]
                 elif bk == K_MEM:
@@ -401,14 +454,21 @@ def run_cycles(
                 fifos[f, Q_COUNT] -= 1
                 _wake_op(fifos[f, Q_WAIT_PUSH], ops, act_o, act_o_n, in_o)
                 fifos[f, Q_WAIT_PUSH] = -1
-            r = apply_elem(
-                ops[o, F_CODE], a, b, np.uint32(ops[o, F_SCALAR] & 0xFFFFFFFF), ops[o, F_FUSED] != 0
-            )
+            if tail:
+                r = np.uint32((ops[o, F_TAIL] - 1) & 0xFFFFFFFF)
+            else:
+                r = apply_elem(
+                    ops[o, F_CODE],
+                    a,
+                    b,
+                    np.uint32(ops[o, F_SCALAR] & 0xFFFFFFFF),
+                    ops[o, F_FUSED] != 0,
+                )
             if dk == K_FABOUT:
                 c = ops[o, F_DA]
                 idx = _wrap(o_head[p, c] + o_count[p, c], ocap)
                 o_data[p, c, idx] = r
-                o_ctrl[p, c, idx] = 0
+                o_ctrl[p, c, idx] = 1 if (tail or ops[o, F_CTRL] != 0) else 0
                 o_ready[p, c, idx] = t + 1
                 o_count[p, c] += 1
                 o_mask[p] |= np.int64(1) << c
@@ -486,13 +546,40 @@ def run_cycles(
                         if r_ready[p, c, h] < next_time:
                             next_time = r_ready[p, c, h]
                         continue
-                    tx = route_tx[p, c, route_pos[p, c]]
-                    if tx == 0 or (tx & used) != 0:
+                    if (torn[p] >> c) & 1:
                         continue
-                    ok = True
-                    for port in range(5):
-                        if ((tx >> port) & 1) == 0:
+                    pos = route_pos[p, c]
+                    tx = np.int64(route_tx[p, c, pos])
+                    if tx == 0:
+                        continue
+                    payload = r_data[p, c, h]
+                    ctrl = r_ctrl[p, c, h]
+                    filtered = (filt_mask[p] >> c) & 1
+                    if (tx >> RAMP) & 1:
+                        if ctrl != 0:
+                            if (payload >> CTRL_CE_FILTER_BIT) & 1:
+                                tx &= ~(np.int64(1) << RAMP)
+                        elif filtered and not _filter_pass(filt, p, c, payload):
+                            tx &= ~(np.int64(1) << RAMP)
+                        if tx == 0:
+                            # Filtered away and routed nowhere else: the wavelet ends here.
+                            r_head[p, c] = _wrap(h + 1, rcap)
+                            r_count[p, c] -= 1
+                            if r_count[p, c] == 0:
+                                r_mask[p] &= ~(np.int64(1) << c)
+                            if filtered:
+                                _filter_count(filt, p, c, ctrl)
+                            progress = True
                             continue
+                    if (tx & used) != 0:
+                        continue
+                    swapped = (swap[p] >> c) & 1
+                    ok = True
+                    pm = tx
+                    while pm != 0:
+                        bit = pm & (-pm)
+                        pm ^= bit
+                        port = _ctz(bit)
                         if port == RAMP:
                             if i_count[p, c] >= icap:
                                 ok = False
@@ -502,14 +589,14 @@ def run_cycles(
                             if q < 0:
                                 ok = False
                                 break
-                            rx = route_rx[q, c, route_pos[q, c]]
-                            if ((rx >> _OPP[port]) & 1) == 0 or r_count[q, c] >= rcap:
+                            oc = c ^ 1 if swapped and port >= 2 else c
+                            # N<->S and E<->W are 0<->1 and 2<->3: the opposite port is port ^ 1
+                            rx = route_rx[q, oc, route_pos[q, oc]]
+                            if ((rx >> (port ^ 1)) & 1) == 0 or r_count[q, oc] >= rcap:
                                 ok = False
                                 break
                     if not ok:
                         continue
-                    payload = r_data[p, c, h]
-                    ctrl = r_ctrl[p, c, h]
                     r_head[p, c] = _wrap(h + 1, rcap)
                     r_count[p, c] -= 1
                     if r_count[p, c] == 0:
@@ -518,12 +605,26 @@ def run_cycles(
                     if first_grant < 0:
                         first_grant = c
                     progress = True
-                    for port in range(5):
-                        if ((tx >> port) & 1) == 0:
-                            continue
+                    if filtered:
+                        _filter_count(filt, p, c, ctrl)
+                    out = payload
+                    cmd = 0
+                    if ctrl != 0:
+                        mode = sw_pop[p, c]
+                        if mode == POP_NONE:
+                            cmd = (payload >> CTRL_OPCODE_SHIFT) & 3
+                        else:
+                            cmd = payload & 3
+                            if mode == POP_ALWAYS or cmd == SW_ADVANCE:
+                                out = (payload & np.uint32(0xFFFF0000)) | ((payload & 0xFFFF) >> 2)
+                    pm = tx
+                    while pm != 0:
+                        bit = pm & (-pm)
+                        pm ^= bit
+                        port = _ctz(bit)
                         if port == RAMP:
                             idx = _wrap(i_head[p, c] + i_count[p, c], icap)
-                            i_data[p, c, idx] = payload
+                            i_data[p, c, idx] = out
                             i_ctrl[p, c, idx] = ctrl
                             i_ready[p, c, idx] = t + ramp
                             i_count[p, c] += 1
@@ -531,18 +632,33 @@ def run_cycles(
                             stats[S_RAMP_DOWN] += 1
                             _wake_op(i_wait[p, c], ops, act_o, act_o_n, in_o)
                             i_wait[p, c] = -1
-                            if (t_dmask[p] >> c) & 1:
+                            if ctrl != 0:
+                                i_nctrl[p] += 1
+                                _list_add(act_c, act_c_n, in_c, p)
+                            elif (t_dmask[p] >> c) & 1:
                                 _list_add(act_c, act_c_n, in_c, p)
                         else:
                             q = nbr[p, port]
-                            idx = _wrap(r_head[q, c] + r_count[q, c], rcap)
-                            r_data[q, c, idx] = payload
-                            r_ctrl[q, c, idx] = ctrl
-                            r_ready[q, c, idx] = t + hop
-                            r_count[q, c] += 1
-                            r_mask[q] |= np.int64(1) << c
+                            oc = c ^ 1 if swapped and port >= 2 else c
+                            idx = _wrap(r_head[q, oc] + r_count[q, oc], rcap)
+                            r_data[q, oc, idx] = out
+                            r_ctrl[q, oc, idx] = ctrl
+                            r_ready[q, oc, idx] = t + hop
+                            r_count[q, oc] += 1
+                            r_mask[q] |= np.int64(1) << oc
                             stats[S_HOPS] += 1
                             _list_add(act_r, act_r_n, in_r, q)
+                    if cmd == SW_ADVANCE:
+                        nxt = pos + 1
+                        if nxt >= sw_npos[p, c]:
+                            nxt = 0 if sw_ring[p, c] != 0 else pos
+                        route_pos[p, c] = nxt
+                    elif cmd == SW_RESET:
+                        route_pos[p, c] = 0
+                    elif cmd == SW_TEARDOWN:
+                        torn[p] |= np.int64(1) << c
+                        t_active[p] |= np.int64(1) << TEARDOWN_TASK_ID
+                        _list_add(act_c, act_c_n, in_c, p)
                 if first_grant >= 0:
                     rr[p] = first_grant + 1 if first_grant + 1 < ncol else 0
             # ramp-up: one wavelet per cycle from the CE's output queues into the router
@@ -626,17 +742,53 @@ def run_cycles(
         while i < act_c_n[0]:
             p = act_c[i]
             i += 1
+            future = NEVER
+            if i_nctrl[p] > 0:
+                # Control wavelets at the head of an input queue start their task (payload bits
+                # 16..20) and hand it their low 16 bits, whatever the CE is doing.
+                cm = i_mask[p]
+                for c in range(ncol):
+                    if ((cm >> c) & 1) == 0:
+                        continue
+                    while i_count[p, c] > 0:
+                        h = i_head[p, c]
+                        if i_ctrl[p, c, h] == 0:
+                            break
+                        if i_ready[p, c, h] > t:
+                            if i_ready[p, c, h] < future:
+                                future = i_ready[p, c, h]
+                            break
+                        pl = np.int64(i_data[p, c, h])
+                        i_head[p, c] = _wrap(h + 1, icap)
+                        i_count[p, c] -= 1
+                        if i_count[p, c] == 0:
+                            i_mask[p] &= ~(np.int64(1) << c)
+                        i_nctrl[p] -= 1
+                        ctid = (pl >> CTRL_TASK_SHIFT) & 31
+                        if ctid != CTRL_NO_TASK:
+                            t_active[p] |= np.int64(1) << ctid
+                            ctrl_data[p, ctid] = pl & 0xFFFF
+                        _wake_op(i_wait[p, c], ops, act_o, act_o_n, in_o)
+                        i_wait[p, c] = -1
+                        progress = True
             if ce_state[p] != CE_IDLE:
-                in_c[p] = 0
+                if future < NEVER:
+                    if future < next_time:
+                        next_time = future
+                    act_c[w] = p
+                    w += 1
+                else:
+                    in_c[p] = 0
                 continue
             ready = t_active[p] & t_local[p]
             data_colors = t_dmask[p] & i_mask[p]
-            future = NEVER
             if data_colors != 0:
                 for c in range(ncol):
                     if ((data_colors >> c) & 1) == 0:
                         continue
                     tid = t_color_task[p, c]
+                    if i_ctrl[p, c, i_head[p, c]] != 0:
+                        continue
                     if i_ready[p, c, i_head[p, c]] <= t:
                         ready |= np.int64(1) << tid
                     elif i_ready[p, c, i_head[p, c]] < future:

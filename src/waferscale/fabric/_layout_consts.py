@@ -38,7 +38,9 @@ F_TASK = 20  # task id activated / unblocked on completion
 F_WAITING = 21  # 1 while parked on a queue/fifo wait list
 F_ISSUED = 22  # cycle the op was issued (for stall reports)
 F_FUSED = 23  # 1: fused multiply-add
-N_OP_FIELDS = 24
+F_CTRL = 24  # 1: the op's fabric output wavelets carry the control bit
+F_TAIL = 25  # 1 + payload of a control wavelet sent after the data (0: none)
+N_OP_FIELDS = 26
 
 ON_NONE, ON_ACTIVATE, ON_UNBLOCK, ON_RESUME = 0, 1, 2, 3
 
@@ -67,3 +69,31 @@ S_OP_VISITS = 7
 S_HOST_IN = 8
 S_HOST_OUT = 9
 N_STATS = 10
+
+from ..program.encoding import (  # noqa: E402, F401  (re-exported for the kernel)
+    CTRL_CE_FILTER_BIT,
+    CTRL_DATA_MASK,
+    CTRL_NO_TASK,
+    CTRL_OPCODE_SHIFT,
+    CTRL_TASK_SHIFT,
+    FILT_COUNTER,
+    FILT_NONE,
+    FILT_RANGE,
+    FL_COUNT_CTRL,
+    FL_COUNT_DATA,
+    FL_COUNTER,
+    FL_HI,
+    FL_KIND,
+    FL_LO,
+    FL_MAX,
+    FL_PASS,
+    N_FILT_FIELDS,
+    POP_ALWAYS,
+    POP_NONE,
+    POP_ON_ADVANCE,
+    SW_ADVANCE,
+    SW_NOP,
+    SW_RESET,
+    SW_TEARDOWN,
+    TEARDOWN_TASK_ID,
+)

@@ -18,9 +18,11 @@ from typing import Any
 import greenlet
 import numpy as np
 
-from ..program.code import Code, ProgramError, TaskDecl
+from ..program.code import Code, TaskDecl
 from ..program.dsd import Symbol
+from ..program.encoding import RPC_TASK_ID
 from ..program.layout import CompiledLayout
+from ..program.types import f32
 from . import _kernel
 from ._layout_consts import (
     CE_IDLE,
@@ -47,8 +49,8 @@ from ._layout_consts import (
 )
 from .state import FabricState
 
-RPC_TASK_ID = 31
-"""Task id the runtime uses to start exported (host-launched) functions; reserved."""
+F32_TYPE = f32
+
 
 _STALE = object()
 _PARKED = object()
@@ -100,6 +102,16 @@ class Engine:
         )
         s.route_rx[:] = lay.rx.reshape(n, s.colors, -1)
         s.route_tx[:] = lay.tx.reshape(n, s.colors, -1)
+        s.sw_npos[:] = lay.sw_npos.reshape(n, s.colors)
+        s.sw_ring[:] = lay.sw_ring.reshape(n, s.colors)
+        s.sw_pop[:] = lay.sw_pop.reshape(n, s.colors)
+        s.route_pos[:] = lay.sw_current.reshape(n, s.colors)
+        color_bits = np.int64(1) << np.arange(s.colors, dtype=np.int64)
+        s.swap[:] = (lay.swap.reshape(n, s.colors).astype(np.int64) * color_bits).sum(axis=1)
+        for (fx, fy, fc), row in lay.filters.items():
+            fp = fy * self.width + fx
+            s.filt[fp, fc] = row
+            s.filt_mask[fp] |= np.int64(1) << np.int64(fc)
 
         self._pes_of_code = [np.nonzero(self.code_of == i)[0] for i in range(len(self.codes))]
         self._load_tasks()
@@ -114,7 +126,12 @@ class Engine:
         self._parked: dict[int, greenlet.greenlet] = {}
         self._loop_greenlet: greenlet.greenlet | None = None
         self._work: list[list[int]] = []
+        self._work_f32: list[float] = []
         self._work_i = 0
+        self._fin_p: list[int] = []
+        self._fin_c: list[int] = []
+        self._now = 0
+        self._task_startup = self.arch.timing.task_startup_cycles
         self._until: Callable[[], bool] | None = None
         self.host_waiting_for: str | None = None
 
@@ -124,11 +141,6 @@ class Engine:
         s = self.state
         for ci, code in enumerate(self.codes):
             pes = self._pes_of_code[ci]
-            if RPC_TASK_ID in code.tasks:
-                raise ProgramError(
-                    f"program {code.program!r}: task id {RPC_TASK_ID} is reserved by the runtime "
-                    "for host-launched functions: use another id"
-                )
             local = 0
             for tid, decl in code.tasks.items():
                 if decl.kind == "data":
@@ -223,7 +235,9 @@ class Engine:
         p = self.pe_index(x, y)
         return self.view(p, self.symbol(p, name)).copy()
 
-    def region_indices(self, name: str, x: int, y: int, w: int, h: int) -> tuple[np.ndarray, Symbol]:
+    def region_indices(
+        self, name: str, x: int, y: int, w: int, h: int
+    ) -> tuple[np.ndarray, Symbol]:
         """Flat element indices (into the typed arena view) of ``name`` over a region, shaped
         (h, w, length); every PE of the region must have the same array."""
         if w <= 0 or h <= 0 or x < 0 or y < 0 or x + w > self.width or y + h > self.height:
@@ -320,6 +334,7 @@ class Engine:
         limit = self.now + max_cycles if max_cycles is not None else (1 << 62)
         self._until = until
         self._limit = limit
+        self._now = self.now
         self.host_waiting_for = waiting_for
         if until is not None and until():
             return RunResult("until", self.now, 0.0, self.stats())
@@ -346,61 +361,87 @@ class Engine:
         s = self.state
         while True:
             while self._work_i < len(self._work):
-                item = self._work[self._work_i]
-                self._work_i += 1
+                i = self._work_i
+                item = self._work[i]
+                self._work_i = i + 1
                 if item[0] == W_RESUME:
                     p = item[1]
                     g = self._parked.pop(p)
-                    self.pe(p)._cursor = self.now
+                    self.pe(p)._cursor = self._now
                     g.switch()
                 else:
-                    self._run_task(item[1], item[2], item[3], item[4])
+                    self._run_task(item[1], item[2], item[3], self._work_f32[i])
                 me = greenlet.getcurrent()
                 if me is not self._loop_greenlet:
                     # This loop frame belongs to a task that blocked and has now finished:
                     # hand control back to the loop that resumed it.
                     me.parent = self._loop_greenlet
                     return _STALE
+            self._flush_finished()
             if self._until is not None and self._until():
                 return "until"
             code = _kernel.run_cycles(*s.kernel_args(), self._limit)
+            self._now = int(s.clock[0])
             if code == EXIT_WORK:
-                n = int(s.work_n[0])
-                self._work = s.work[:n].tolist()
+                work = s.work[: int(s.work_n[0])]
+                self._work = work.tolist()
+                self._work_f32 = work[:, 3].astype(np.uint32).view(np.float32).tolist()
                 self._work_i = 0
                 continue
             if code == EXIT_LIMIT:
                 return EXIT_LIMIT
             return code
 
-    def _run_task(self, p: int, tid: int, payload: int, ctrl: int) -> None:
-        s = self.state
-        code = self.code_at(p)
-        pe = self.pe(p)
-        pe._cursor = self.now - 1 + self.arch.timing.task_startup_cycles
+    def _run_task(self, p: int, tid: int, payload: int, payload_f32: float) -> None:
+        pe = self._pe_cache.get(p) or self.pe(p)
+        pe._cursor = self._now - 1 + self._task_startup
+        decl = None
         if tid == RPC_TASK_ID:
-            fn, args = self._rpc[p].pop(0)
-            decl = None
-            call_args: tuple = args
+            fn, call_args = self._rpc[p].pop(0)
         else:
-            decl = code.tasks[tid]
+            decl = pe._code.tasks[tid]
             fn = decl.fn
-            call_args = _payload_args(decl, payload) if decl.kind == "data" else ()
+            if decl.kind != "data":
+                call_args = (int(self.state.ctrl_data[p, tid]),) if decl.takes_data else ()
+            elif decl.dtype is F32_TYPE:
+                call_args = (payload_f32,)
+            else:
+                call_args = _payload_args(decl, payload)
         try:
             fn(pe, *call_args)
         except greenlet.GreenletExit:
             raise
+        except TaskError:
+            raise
         except Exception as exc:
-            if isinstance(exc, TaskError):
+            from .pe import OpError
+
+            if isinstance(exc, OpError):
                 raise
             name = decl.name if decl else getattr(fn, "__name__", "?")
             raise TaskError(
                 f"task {name!r} (id {tid}) on PE ({p % self.width}, {p // self.width}) raised at "
                 f"cycle {pe._cursor}: {type(exc).__name__}: {exc}"
             ) from exc
-        s.ce_busy[p] = max(pe._cursor, self.now)
-        s.ce_state[p] = CE_IDLE
-        s.wake_ce(p)
+        self._fin_p.append(p)
+        self._fin_c.append(pe._cursor)
+
+    def _flush_finished(self) -> None:
+        """Return the CEs whose tasks finished in this batch to the picker (vectorised)."""
+        if not self._fin_p:
+            return
+        s = self.state
+        ps = np.array(self._fin_p, np.int64)
+        cs = np.array(self._fin_c, np.int64)
+        self._fin_p = []
+        self._fin_c = []
+        s.ce_busy[ps] = np.maximum(cs, self._now)
+        s.ce_state[ps] = CE_IDLE
+        new = np.unique(ps[s.in_c[ps] == 0])
+        s.in_c[new] = 1
+        n0 = int(s.act_c_n[0])
+        s.act_c[n0 : n0 + len(new)] = new
+        s.act_c_n[0] = n0 + len(new)
 
     def park_current_task(self, p: int) -> None:
         """Called by a synchronous fabric op: suspend the running task until its op completes."""

@@ -56,6 +56,9 @@ from ._layout_consts import (
     ON_RESUME,
     ON_UNBLOCK,
 )
+from ..program.control import ADVANCE, control_payload
+from ..program.layout import port_mask
+from ._layout_consts import F_CTRL, F_TAIL
 from ._numerics import ELEM_INFO, ElemOp, apply_elem_array
 from .engine import mask64
 
@@ -130,6 +133,63 @@ class PE:
         s = self._engine.state
         s.t_blocked[self._p] &= ~mask64(1 << self._tid(task))
         s.wake_ce(self._p)
+
+    # -- runtime router configuration (the SDK's tile-configuration operations) -------------
+
+    def _color(self, color: int) -> int:
+        nc = self._engine.arch.router.colors
+        if not 0 <= int(color) < nc:
+            raise OpError(f"{self}: color {color} outside 0..{nc - 1}")
+        return int(color)
+
+    def set_route(self, color: int, rx, tx, position: int = 0) -> None:
+        """Reconfigure this PE's own router: ``color`` at switch ``position`` accepts from
+        ``rx`` and sends to ``tx`` from now on."""
+        s = self._engine.state
+        c = self._color(color)
+        if not 0 <= position < s.route_rx.shape[2]:
+            raise OpError(f"{self}: switch position {position} outside 0..{s.route_rx.shape[2] - 1}")
+        s.route_rx[self._p, c, position] = port_mask(rx, "rx port")
+        s.route_tx[self._p, c, position] = port_mask(tx, "tx port")
+        s.wake_router(self._p)
+
+    def set_switch_position(self, color: int, position: int) -> None:
+        """Move ``color``'s switch of this PE's router to ``position``."""
+        s = self._engine.state
+        c = self._color(color)
+        if not 0 <= position < int(s.sw_npos[self._p, c]):
+            raise OpError(
+                f"{self}: color {c} has {int(s.sw_npos[self._p, c])} switch positions, "
+                f"not {position}"
+            )
+        s.route_pos[self._p, c] = position
+        s.wake_router(self._p)
+
+    def switch_position(self, color: int) -> int:
+        """The current switch position of ``color`` at this PE's router."""
+        return int(self._engine.state.route_pos[self._p, self._color(color)])
+
+    def is_torn_down(self, color: int) -> bool:
+        """Was ``color`` torn down at this PE's router by a control wavelet?"""
+        return bool((int(self._engine.state.torn[self._p]) >> self._color(color)) & 1)
+
+    def exit_teardown(self, color: int) -> None:
+        """Re-open a torn-down color: the router routes it again (with its current routes)."""
+        s = self._engine.state
+        s.torn[self._p] &= ~mask64(1 << self._color(color))
+        s.wake_router(self._p)
+
+    def flush_input_queue(self, color: int) -> int:
+        """Drop every wavelet waiting in the input queue of ``color`` (WSE-3 queue flush);
+        returns how many were dropped."""
+        s = self._engine.state
+        c = self._color(color)
+        n = int(s.i_count[self._p, c])
+        heads = (int(s.i_head[self._p, c]) + np.arange(n)) % s.caps.input_queue
+        s.i_nctrl[self._p] -= int(s.i_ctrl[self._p, c, heads].astype(bool).sum())
+        s.i_count[self._p, c] = 0
+        s.i_mask[self._p] &= ~mask64(1 << c)
+        return n
 
     def unblock_cmd_stream(self) -> None:
         """Signal the host that the launched function is done (memcpy's completion
@@ -261,7 +321,9 @@ class PE:
             if d.length != dst.length:
                 raise OpError(f"{self}: map operands differ in length ({d.length} vs {dst.length})")
         args = [self._mem_values(s) for s in srcs]
-        out = np.array([fn(*vals) for vals in zip(*args, strict=True)], dtype=dst.dtype.np_dtype)
+        # index-driven, so that a map without sources (a fill: ``fn()``) covers dst too
+        out = np.array([fn(*(a[i] for a in args)) for i in range(dst.length)],
+                       dtype=dst.dtype.np_dtype)
         self._mem_store(dst, out)
         self._cursor += self._engine.arch.timing.op_startup_cycles + dst.length
 
@@ -498,6 +560,11 @@ class PE:
         if len(srcs) > 1:
             ops[o, F_BK], ops[o, F_BA], ops[o, F_BS], ops[o, F_BW] = self._operand_fields(
                 srcs[1][1], srcs[1][2], info.src1_bits)
+        if isinstance(dst, FaboutDSD):
+            ops[o, F_CTRL] = int(dst.control)
+            if dst.advance_switch:
+                ops[o, F_TAIL] = 1 + control_payload(ADVANCE, ce_filter=True)
+                ops[o, F_LEN] = length + 1
         s.slot_op[self._p, slot] = o
         if length == 0:
             raise OpError(f"{self}: {name} with zero-length operands")

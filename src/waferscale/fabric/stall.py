@@ -61,11 +61,15 @@ class StallReport:
         return [f for f in self.findings if f.kind == kind]
 
     def __str__(self) -> str:
-        head = (
-            f"stall at cycle {self.cycle}: no progress since cycle {self.last_progress}"
-            if self.reason == "watchdog"
-            else f"the fabric went quiet at cycle {self.cycle} but the host is still waiting"
-        )
+        if self.reason == "watchdog":
+            head = f"stall at cycle {self.cycle}: no progress since cycle {self.last_progress}"
+        elif self.reason == "limit":
+            head = (
+                f"the host command did not finish within the cycle limit (cycle {self.cycle}, "
+                f"last progress at cycle {self.last_progress})"
+            )
+        else:
+            head = f"the fabric went quiet at cycle {self.cycle} but the host is still waiting"
         if self.waiting_for:
             head += f" (host waits for: {self.waiting_for})"
         lines = [head]
@@ -102,6 +106,38 @@ def _op_summary(engine, o: int) -> str:
         f"{name} issued at cycle {int(ops[o, F_ISSUED])}, {int(ops[o, F_DONE])}/"
         f"{int(ops[o, F_LEN])} elements done"
     )
+
+
+def _reader_op(s, p: int, c: int) -> int | None:
+    """The op of PE ``p`` that reads color ``c`` from the fabric, if any."""
+    for o in s.slot_op[p].tolist():
+        if o >= 0 and (
+            (s.ops[o, F_AK] == K_FABIN and s.ops[o, F_AA] == c)
+            or (s.ops[o, F_BK] == K_FABIN and s.ops[o, F_BA] == c)
+        ):
+            return o
+    return None
+
+
+def _full_input_queue(engine, p: int, c: int) -> Finding:
+    """A router holds color ``c`` for its CE, whose input queue is full: say who should drain
+    it. Only a queue that nothing can drain is a ``full-queue``; one whose reader is itself
+    waiting passes the back-pressure on."""
+    s = engine.state
+    o = _reader_op(s, p, c)
+    if o is not None:
+        return Finding("back-pressure", _xy(engine, p),
+                       f"input queue of color {c} is full: the op reading it "
+                       f"({_op_summary(engine, o)}) is itself waiting", c)
+    tid = int(s.t_color_task[p, c])
+    if tid >= 0:
+        why = ("is blocked" if (int(s.t_blocked[p]) >> tid) & 1 else
+               "cannot run while the CE is busy (a task is suspended in an op or never ends)")
+        return Finding("full-queue", _xy(engine, p),
+                       f"input queue of color {c} is full: its data task {tid} {why}", c)
+    return Finding("full-queue", _xy(engine, p),
+                   f"input queue of color {c} is full and nothing consumes it "
+                   "(no data task, no fabric-input op)", c)
 
 
 def stall_report(engine, reason: str) -> StallReport:
@@ -161,9 +197,7 @@ def stall_report(engine, reason: str) -> StallReport:
                 continue
             if port == RAMP:
                 if s.i_count[p, c] >= s.caps.input_queue:
-                    f.append(Finding("full-queue", _xy(engine, p),
-                                     f"input queue of color {c} is full and nothing consumes it "
-                                     "(no data task, no fabric-input op)", c))
+                    f.append(_full_input_queue(engine, p, c))
                 continue
             q = int(s.nbr[p, port])
             if q < 0:
@@ -185,11 +219,7 @@ def stall_report(engine, reason: str) -> StallReport:
     # Input queues with wavelets nobody will take.
     pes, cols = np.nonzero(s.i_count > 0)
     for p, c in zip(pes.tolist(), cols.tolist(), strict=True):
-        reading = any(
-            (s.ops[o, F_AK] == K_FABIN and s.ops[o, F_AA] == c)
-            or (s.ops[o, F_BK] == K_FABIN and s.ops[o, F_BA] == c)
-            for o in s.slot_op[p].tolist() if o >= 0
-        )
+        reading = _reader_op(s, p, c) is not None
         if s.t_color_task[p, c] < 0 and not reading:
             f.append(Finding("no-consumer", _xy(engine, p),
                              f"{int(s.i_count[p, c])} wavelet(s) of color {c} wait in the input "
@@ -234,13 +264,21 @@ def stall_report(engine, reason: str) -> StallReport:
 def _likely_causes(engine, report: StallReport, eaten) -> list[str]:
     causes = []
     kinds = {f.kind for f in report.findings}
-    if "cmd-stream-blocked" in kinds and len(kinds) == 1:
+    if "cmd-stream-blocked" in kinds:
         first = report.by_kind("cmd-stream-blocked")[0]
-        causes.append(
-            f"missing completion signal: {first.detail} on PE {first.pe} (and "
-            f"{len(report.by_kind('cmd-stream-blocked')) - 1} more); end the function (or the "
-            "task it starts last) with pe.unblock_cmd_stream()"
-        )
+        n = int(engine.cmd_blocked.sum())
+        more = f" (and {n - 1} more PE(s))" if n > 1 else ""
+        if len(kinds) == 1:
+            causes.append(
+                f"missing completion signal: {first.detail} on PE {first.pe}{more}; end the "
+                "function (or the task it starts last) with pe.unblock_cmd_stream()"
+            )
+        else:
+            causes.append(
+                f"missing completion signal: {first.detail} on PE {first.pe}{more}; the host "
+                "command stream waits for it. The function may still be stuck on one of the "
+                "findings below, or it never calls pe.unblock_cmd_stream()"
+            )
     if eaten:
         p, c = eaten[0]
         causes.append(
@@ -268,6 +306,13 @@ def _likely_causes(engine, report: StallReport, eaten) -> list[str]:
         if kind in kinds:
             first = report.by_kind(kind)[0]
             causes.append(f"{text}: {first.detail} (PE {first.pe})")
+    if "host-stream-out" in kinds and not causes and kinds <= {"host-stream-out", "op-waiting"}:
+        first = report.by_kind("host-stream-out")[0]
+        causes.append(
+            f"the device sends fewer wavelets than the host expects: {first.detail} from PE "
+            f"{first.pe}, and nothing on the device will send them; check elem_per_pe against "
+            "what the program sends, and the color"
+        )
     if not causes and "op-waiting" in kinds:
         first = report.by_kind("op-waiting")[0]
         causes.append(f"an op waits for data that never comes: {first.detail} (PE {first.pe})")

@@ -12,9 +12,26 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._layout_consts import N_FIFO_FIELDS, N_OP_FIELDS, N_STATS, PORT_DX, PORT_DY
-from ._kernel import N_HOST_FIELDS, N_PARAMS, P_COLORS, P_HOP, P_ICAP, P_OCAP, P_RAMP, P_RCAP
-from ._kernel import P_WATCHDOG, P_WORK_MAX
+from ._kernel import (
+    N_HOST_FIELDS,
+    N_PARAMS,
+    P_COLORS,
+    P_HOP,
+    P_ICAP,
+    P_OCAP,
+    P_RAMP,
+    P_RCAP,
+    P_WATCHDOG,
+    P_WORK_MAX,
+)
+from ._layout_consts import (
+    N_FIFO_FIELDS,
+    N_FILT_FIELDS,
+    N_OP_FIELDS,
+    N_STATS,
+    PORT_DX,
+    PORT_DY,
+)
 
 TASK_IDS = 64  # task-id space per PE (WSE-2/3: control ids reach 63)
 
@@ -69,6 +86,13 @@ class FabricState:
         self.route_rx = z((n, nc, npos), np.uint8)
         self.route_tx = z((n, nc, npos), np.uint8)
         self.route_pos = z((n, nc), np.uint8)
+        self.sw_npos = np.ones((n, nc), np.uint8)  # positions configured per color
+        self.sw_ring = z((n, nc), np.uint8)
+        self.sw_pop = z((n, nc), np.uint8)
+        self.torn = z(n, np.int64)  # colors in teardown mode
+        self.swap = z(n, np.int64)  # colors whose E/W hops flip the lowest color bit
+        self.filt_mask = z(n, np.int64)  # colors with a filter on the ramp to the CE
+        self.filt = z((n, nc, N_FILT_FIELDS), np.int64)
 
         self.r_data = z((n, nc, caps.router), np.uint32)
         self.r_ctrl = z((n, nc, caps.router), np.uint8)
@@ -85,6 +109,8 @@ class FabricState:
         self.i_count = z((n, nc), np.int64)
         self.i_mask = z(n, np.int64)
         self.i_wait = np.full((n, nc), -1, np.int64)
+        self.i_nctrl = z(n, np.int64)  # control wavelets waiting in a PE's input queues
+        self.ctrl_data = z((n, TASK_IDS), np.int64)  # 16-bit data for control tasks
 
         self.o_data = z((n, nc, caps.output_queue), np.uint32)
         self.o_ctrl = z((n, nc, caps.output_queue), np.uint8)
@@ -150,6 +176,13 @@ class FabricState:
             self.route_rx,
             self.route_tx,
             self.route_pos,
+            self.sw_npos,
+            self.sw_ring,
+            self.sw_pop,
+            self.torn,
+            self.swap,
+            self.filt_mask,
+            self.filt,
             self.r_data,
             self.r_ctrl,
             self.r_ready,
@@ -164,6 +197,8 @@ class FabricState:
             self.i_count,
             self.i_mask,
             self.i_wait,
+            self.i_nctrl,
+            self.ctrl_data,
             self.o_data,
             self.o_ctrl,
             self.o_ready,

@@ -11,6 +11,7 @@ tiles that use it, so a uniform program on the full wafer is built once.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from .dsd import FifoDecl, Symbol
+from .encoding import TEARDOWN_TASK_ID
 from .types import DType, dtype_of
 
 
@@ -30,11 +32,12 @@ class TaskDecl:
     """A task bound to an id: ``kind`` is 'data', 'local' or 'control'."""
 
     fn: Callable[..., Any]
-    kind: str
+    kind: str  # 'data', 'local', 'control' or 'teardown'
     task_id: int
     color: int | None = None  # data tasks: the color whose wavelets start it
     dtype: DType | None = None  # data tasks: how the 32-bit payload is presented
     with_index: bool = False  # 16-bit data tasks: (value, index) arguments
+    takes_data: bool = False  # control tasks: fn(pe, data) with the wavelet's low 16 bits
 
     @property
     def name(self) -> str:
@@ -137,11 +140,22 @@ class Code:
         return fn
 
     def bind_control_task(self, fn: Callable[..., Any], task_id: int) -> Callable[..., Any]:
-        """Bind ``fn(pe)`` to a control task id."""
-        self._bind(TaskDecl(fn, "control", int(task_id)))
+        """Bind a control task: started by a control wavelet whose payload names ``task_id``
+        (bits 16..20). ``fn(pe)``, or ``fn(pe, data)`` to receive the wavelet's low 16 bits."""
+        takes_data = len(inspect.signature(fn).parameters) >= 2
+        self._bind(TaskDecl(fn, "control", int(task_id), takes_data=takes_data))
         return fn
 
-    def data_task(self, color: int, **kw: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def bind_teardown_task(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """Run ``fn(pe)`` when a control wavelet tears down a color of this PE's router (the
+        SDK's teardown handler). It may re-route (``pe.set_route``) and must re-open each torn
+        color with ``pe.exit_teardown(color)``. Uses the reserved task id 29."""
+        self._bind(TaskDecl(fn, "teardown", TEARDOWN_TASK_ID))
+        return fn
+
+    def data_task(
+        self, color: int, **kw: Any
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         """Decorator form of :meth:`bind_data_task`."""
         return lambda fn: self.bind_data_task(fn, color, **kw)
 

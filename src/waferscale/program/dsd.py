@@ -71,12 +71,17 @@ class FabinDSD:
 
 @dataclass(frozen=True)
 class FaboutDSD:
-    """``fabout_dsd``: ``extent`` wavelets sent on ``color`` from the CE's output queue."""
+    """``fabout_dsd``: ``extent`` wavelets sent on ``color`` from the CE's output queue.
+    ``control=True`` sends them as control wavelets; ``advance_switch=True`` sends, after the
+    data, one control wavelet that advances the switch of every router it passes (and is not
+    delivered to any CE)."""
 
     color: int
     extent: int
     dtype: DType
     output_queue: int | None = None
+    control: bool = False
+    advance_switch: bool = False
 
 
 @dataclass(frozen=True)
@@ -108,7 +113,9 @@ class FifoDSD:
 DSD = MemDSD | FabinDSD | FaboutDSD | FifoDSD
 
 
-def mem1d_dsd(symbol: Symbol, length: int | None = None, offset: int = 0, stride: int = 1) -> MemDSD:
+def mem1d_dsd(
+    symbol: Symbol, length: int | None = None, offset: int = 0, stride: int = 1
+) -> MemDSD:
     """A 1D memory DSD (the SDK's ``tensor_access = |i|{length} -> A[offset + i*stride]``)."""
     if not isinstance(symbol, Symbol):
         raise TypeError(f"mem1d_dsd needs an array declared with Code.array, got {symbol!r}")
@@ -122,9 +129,19 @@ def fabin_dsd(color: int, extent: int, dtype: DType | str = "f32", input_queue: 
     return FabinDSD(int(color), int(extent), dtype_of(dtype), input_queue)
 
 
-def fabout_dsd(color: int, extent: int, dtype: DType | str = "f32", output_queue: int | None = None):
-    """A fabric-output DSD sending ``extent`` wavelets on ``color``."""
-    return FaboutDSD(int(color), int(extent), dtype_of(dtype), output_queue)
+def fabout_dsd(
+    color: int,
+    extent: int,
+    dtype: DType | str = "f32",
+    output_queue: int | None = None,
+    *,
+    control: bool = False,
+    advance_switch: bool = False,
+):
+    """A fabric-output DSD sending ``extent`` wavelets on ``color`` (see :class:`FaboutDSD`)."""
+    return FaboutDSD(
+        int(color), int(extent), dtype_of(dtype), output_queue, bool(control), bool(advance_switch)
+    )
 
 
 def fifo_dsd(fifo: FifoDecl, length: int) -> FifoDSD:

@@ -24,17 +24,8 @@ import numpy as np
 
 from ..arch import ArchSpec, preset
 from .code import Code, ProgramError, build_code
-
-# The port constants live in waferscale.fabric._layout_consts, but importing anything under
-# waferscale.fabric runs waferscale/fabric/__init__.py, whose engine imports this module: a
-# module-level import here makes ``import waferscale.program`` (imported before the fabric)
-# fail on the cycle. Import them lazily, when a function needs them.
-
-
-def _ports():
-    from .ports import PORT_DX, PORT_DY, PORT_NAMES
-
-    return PORT_DX, PORT_DY, PORT_NAMES
+from .encoding import RESERVED_TASK_IDS
+from .ports import PORT_DX, PORT_DY, PORT_NAMES
 
 PortSpec = str | int | Iterable[str | int]
 
@@ -47,7 +38,6 @@ def port_mask(ports: PortSpec | None, what: str = "port") -> int:
     """Turn 'EAST', ['WEST', 'RAMP'], or port numbers into a 5-bit route mask."""
     if ports is None:
         return 0
-    _, _, PORT_NAMES = _ports()
     if isinstance(ports, str | int):
         ports = [ports]
     mask = 0
@@ -65,7 +55,6 @@ def port_mask(ports: PortSpec | None, what: str = "port") -> int:
 
 
 def mask_ports(mask: int) -> list[str]:
-    _, _, PORT_NAMES = _ports()
     return [PORT_NAMES[i] for i in range(5) if (mask >> i) & 1]
 
 
@@ -119,6 +108,12 @@ class Layout:
         self.code_index = np.full((self.height, self.width), -1, np.int32)
         self.rx = np.zeros((self.height, self.width, nc, npos), np.uint8)
         self.tx = np.zeros((self.height, self.width, nc, npos), np.uint8)
+        self.sw_npos = np.ones((self.height, self.width, nc), np.uint8)
+        self.sw_ring = np.zeros((self.height, self.width, nc), np.uint8)
+        self.sw_pop = np.zeros((self.height, self.width, nc), np.uint8)
+        self.sw_current = np.zeros((self.height, self.width, nc), np.uint8)
+        self.swap = np.zeros((self.height, self.width, nc), np.uint8)
+        self.filters: dict[tuple[int, int, int], np.ndarray] = {}  # (x, y, color) -> row
         self.color_names: dict[str, int] = {}
 
     # -- code --------------------------------------------------------------------------------
@@ -160,7 +155,9 @@ class Layout:
     def _check_color(self, color: int, what: str) -> None:
         nc = self.arch.router.colors
         if not isinstance(color, int | np.integer) or not 0 <= int(color) < nc:
-            raise LayoutError(f"{what}: color {color!r} is out of range: routable colors are 0..{nc - 1}")
+            raise LayoutError(
+                f"{what}: color {color!r} is out of range: routable colors are 0..{nc - 1}"
+            )
         if int(color) in self.arch.router.reserved_colors:
             raise LayoutError(
                 f"{what}: color {color} is reserved by the runtime on {self.arch.name} "
@@ -197,6 +194,116 @@ class Layout:
         self.rx[y : y + h, x : x + w, color, position] = port_mask(rx, "rx port")
         self.tx[y : y + h, x : x + w, color, position] = port_mask(tx, "tx port")
 
+    def set_switches(
+        self,
+        x: int,
+        y: int,
+        color: int,
+        positions: list[tuple[PortSpec, PortSpec]],
+        *,
+        ring: bool = False,
+        pop_mode: str = "none",
+        current: int = 0,
+        w: int = 1,
+        h: int = 1,
+    ) -> None:
+        """Give ``color`` up to ``router.switch_positions`` routes (``[(rx, tx), ...]``), moved
+        between by control wavelets (the SDK's ``.switches = .{.pos1 = ..., .ring_mode = ...,
+        .pop_mode = ...}``). ``pop_mode``: 'none', 'pop_on_advance' or 'always_pop'. Applies
+        to the ``w`` x ``h`` region at (x, y)."""
+        what = f"switches of color {color} at ({x}, {y})"
+        self._check_region(x, y, w, h, what)
+        self._check_color(color, what)
+        npos = self.arch.router.switch_positions
+        if not 1 <= len(positions) <= npos:
+            raise LayoutError(
+                f"{what}: {len(positions)} positions given, {self.arch.name} routers hold 1.."
+                f"{npos}"
+            )
+        modes = {"none": 0, "pop_on_advance": 1, "always_pop": 2}
+        if pop_mode not in modes:
+            raise LayoutError(f"{what}: pop_mode {pop_mode!r}: expected one of {', '.join(modes)}")
+        if not 0 <= current < len(positions):
+            raise LayoutError(f"{what}: current position {current} outside 0..{len(positions) - 1}")
+        region = (slice(y, y + h), slice(x, x + w), color)
+        for k, (rx, tx) in enumerate(positions):
+            self.rx[region + (k,)] = port_mask(rx, "rx port")
+            self.tx[region + (k,)] = port_mask(tx, "tx port")
+        self.sw_npos[region] = len(positions)
+        self.sw_ring[region] = int(ring)
+        self.sw_pop[region] = modes[pop_mode]
+        self.sw_current[region] = current
+
+    def set_filter(
+        self,
+        x: int,
+        y: int,
+        color: int,
+        *,
+        kind: str,
+        min_index: int = 0,
+        max_index: int = 0xFFFF,
+        pass_count: int = 1,
+        max_counter: int = 0,
+        init_counter: int = 0,
+        count_data: bool = True,
+        count_control: bool = False,
+        w: int = 1,
+        h: int = 1,
+    ) -> None:
+        """A filter on the wavelets of ``color`` that the router hands to its CE.
+
+        ``kind='range'``: only data wavelets whose index (high 16 bits) lies in
+        ``min_index..max_index`` reach the CE. ``kind='counter'``: a counter runs
+        ``init_counter, ..., max_counter, 0, ...`` over the counted wavelets (data and/or
+        control) and a wavelet reaches the CE while the counter is below ``pass_count``.
+        Wavelets the filter stops and that go nowhere else end at this router."""
+        from .encoding import (
+            FILT_COUNTER,
+            FILT_RANGE,
+            FL_COUNT_CTRL,
+            FL_COUNT_DATA,
+            FL_COUNTER,
+            FL_HI,
+            FL_KIND,
+            FL_LO,
+            FL_MAX,
+            FL_PASS,
+        )
+
+        what = f"filter of color {color} at ({x}, {y})"
+        self._check_region(x, y, w, h, what)
+        self._check_color(color, what)
+        row = np.zeros(8, np.int64)
+        if kind == "range":
+            if not 0 <= min_index <= max_index <= 0xFFFF:
+                raise LayoutError(f"{what}: need 0 <= min_index <= max_index <= 65535")
+            row[FL_KIND], row[FL_LO], row[FL_HI] = FILT_RANGE, min_index, max_index
+        elif kind == "counter":
+            if not 0 <= init_counter <= max_counter or pass_count < 0:
+                raise LayoutError(f"{what}: need 0 <= init_counter <= max_counter, pass_count >= 0")
+            row[FL_KIND], row[FL_COUNTER], row[FL_MAX] = FILT_COUNTER, init_counter, max_counter
+            row[FL_PASS] = pass_count
+            row[FL_COUNT_DATA], row[FL_COUNT_CTRL] = int(count_data), int(count_control)
+        else:
+            raise LayoutError(f"{what}: kind {kind!r}: expected 'range' or 'counter'")
+        for yy in range(y, y + h):
+            for xx in range(x, x + w):
+                self.filters[(xx, yy, color)] = row
+
+    def set_color_swap(self, x: int, y: int, color: int, *, w: int = 1, h: int = 1) -> None:
+        """Color swap (WSE-2): wavelets of ``color`` this router sends EAST or WEST leave as
+        ``color ^ 1`` (colors differing in the lowest bit swap on the row axis)."""
+        what = f"color swap of color {color} at ({x}, {y})"
+        self._check_region(x, y, w, h, what)
+        self._check_color(color, what)
+        self._check_color(color ^ 1, what + " (its partner color)")
+        if not self.arch.router.color_swap:
+            raise LayoutError(
+                f"{what}: {self.arch.name} has no color swap (router.color_swap is false)"
+            )
+        self.swap[y : y + h, x : x + w, color] = 1
+
     # -- compilation -------------------------------------------------------------------------
 
     def codes(self) -> list[Code]:
@@ -228,6 +335,13 @@ class Layout:
                 "Shrink the arrays or spread the data over more PEs."
             )
         for tid, decl in code.tasks.items():
+            if decl.kind == "teardown":
+                continue
+            if tid in RESERVED_TASK_IDS:
+                raise LayoutError(
+                    f"program {code.program!r}: {decl.kind} task {decl.name!r} uses id {tid}, "
+                    f"reserved by the runtime ({RESERVED_TASK_IDS[tid]}): use another id"
+                )
             ranges = {
                 "data": pe.data_task_ids,
                 "local": pe.local_task_ids,
@@ -244,7 +358,6 @@ class Layout:
 
     def check_routes(self) -> None:
         """Refuse routes that leave the rectangle (static check at compile time)."""
-        PORT_DX, PORT_DY, PORT_NAMES = _ports()
         for port in range(4):
             sending = (self.tx >> port) & 1
             if not sending.any():
@@ -317,8 +430,13 @@ class CompiledLayout:
                     "tiles": int((lay.code_index == i).sum()),
                     "memory_bytes": code.memory_bytes,
                     "symbols": [
-                        {"name": s.name, "type": s.dtype.name, "length": s.length,
-                         "offset": s.offset, "export": s.export}
+                        {
+                            "name": s.name,
+                            "type": s.dtype.name,
+                            "length": s.length,
+                            "offset": s.offset,
+                            "export": s.export,
+                        }
                         for s in code.symbols.values()
                     ],
                     "tasks": [
@@ -335,8 +453,9 @@ class CompiledLayout:
             "rectangle": [lay.width, lay.height],
             "colors": lay.color_names,
             "programs": programs,
-            "exported_symbols": {k: {"type": t, "length": n} for k, (t, n) in
-                                 self.exported_symbols().items()},
+            "exported_symbols": {
+                k: {"type": t, "length": n} for k, (t, n) in self.exported_symbols().items()
+            },
             "exported_functions": self.exported_functions(),
         }
 
@@ -344,8 +463,10 @@ class CompiledLayout:
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "out.json").write_text(json.dumps(self.manifest(), indent=2))
         np.savez_compressed(
-            out_dir / "layout.npz", code_index=self.layout.code_index, rx=self.layout.rx,
-            tx=self.layout.tx,
+            out_dir / "layout.npz",
+            **{name: getattr(self.layout, name) for name in _ROUTER_ARRAYS},
+            filter_keys=np.array(list(self.layout.filters), np.int64).reshape(-1, 3),
+            filter_rows=np.array(list(self.layout.filters.values()), np.int64).reshape(-1, 8),
         )
         self.path = out_dir
         _COMPILED[str(out_dir.resolve())] = self
@@ -353,6 +474,9 @@ class CompiledLayout:
 
 
 _COMPILED: dict[str, CompiledLayout] = {}
+_ROUTER_ARRAYS = (
+    "code_index", "rx", "tx", "sw_npos", "sw_ring", "sw_pop", "sw_current", "swap",
+)
 
 
 def _jsonable(v: Any) -> Any:
@@ -394,9 +518,10 @@ def load_compiled(path: str | Path) -> CompiledLayout:
                 )
             obj = getattr(obj, part)
         lay._assignments.append(_Assignment(obj, entry["params"]))
-    lay.code_index[:] = arrays["code_index"]
-    lay.rx[:] = arrays["rx"]
-    lay.tx[:] = arrays["tx"]
+    for name in _ROUTER_ARRAYS:
+        getattr(lay, name)[:] = arrays[name]
+    for key, row in zip(arrays["filter_keys"], arrays["filter_rows"], strict=True):
+        lay.filters[tuple(int(v) for v in key)] = row
     lay.color_names = dict(manifest["colors"])
     compiled = CompiledLayout(lay, lay.codes(), path)
     _COMPILED[key] = compiled
