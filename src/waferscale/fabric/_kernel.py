@@ -141,21 +141,21 @@ def _wrap(i, cap):
 @nb.njit(**_INLINE)
 def _filter_pass(filt, p, c, payload):
     """Does a data wavelet pass the filter on the ramp of color ``c`` at PE ``p``?"""
-    if filt[p, c, FL_KIND] == FILT_RANGE:
+    if filt[c, p, FL_KIND] == FILT_RANGE:
         index = (np.int64(payload) >> 16) & 0xFFFF
-        return filt[p, c, FL_LO] <= index <= filt[p, c, FL_HI]
+        return filt[c, p, FL_LO] <= index <= filt[c, p, FL_HI]
     # counter filter: the counter runs 0..max and wraps; the first FL_PASS values pass
-    return filt[p, c, FL_COUNTER] < filt[p, c, FL_PASS]
+    return filt[c, p, FL_COUNTER] < filt[c, p, FL_PASS]
 
 
 @nb.njit(**_INLINE)
 def _filter_count(filt, p, c, ctrl):
-    if filt[p, c, FL_KIND] == FILT_RANGE:
+    if filt[c, p, FL_KIND] == FILT_RANGE:
         return
-    counts = filt[p, c, FL_COUNT_CTRL] if ctrl != 0 else filt[p, c, FL_COUNT_DATA]
+    counts = filt[c, p, FL_COUNT_CTRL] if ctrl != 0 else filt[c, p, FL_COUNT_DATA]
     if counts != 0:
-        n = filt[p, c, FL_COUNTER] + 1
-        filt[p, c, FL_COUNTER] = 0 if n > filt[p, c, FL_MAX] else n
+        n = filt[c, p, FL_COUNTER] + 1
+        filt[c, p, FL_COUNTER] = 0 if n > filt[c, p, FL_MAX] else n
 
 
 @nb.njit(**_INLINE)
@@ -287,12 +287,12 @@ def run_cycles(
                 continue
             p = inj[k, H_PE]
             c = inj[k, H_COLOR]
-            if i_count[p, c] < icap:
-                idx = _wrap(i_head[p, c] + i_count[p, c], icap)
-                i_data[p, c, idx] = inj_data[inj[k, H_POS]]
-                i_ctrl[p, c, idx] = 0
-                i_ready[p, c, idx] = t + 1
-                i_count[p, c] += 1
+            if i_count[c, p] < icap:
+                idx = _wrap(i_head[c, p] + i_count[c, p], icap)
+                i_data[c, p, idx] = inj_data[inj[k, H_POS]]
+                i_ctrl[c, p, idx] = 0
+                i_ready[c, p, idx] = t + 1
+                i_count[c, p] += 1
                 i_mask[p] |= np.int64(1) << c
                 inj[k, H_POS] += 1
                 stats[S_HOST_IN] += 1
@@ -300,8 +300,8 @@ def run_cycles(
                 if inj[k, H_POS] >= inj[k, H_END]:
                     inj[k, H_ACTIVE] = 0
                     host_done = True
-                _wake_op(i_wait[p, c], ops, act_o, act_o_n, in_o)
-                i_wait[p, c] = -1
+                _wake_op(i_wait[c, p], ops, act_o, act_o_n, in_o)
+                i_wait[c, p] = -1
                 if (t_dmask[p] >> c) & 1:
                     _list_add(act_c, act_c_n, in_c, p)
 
@@ -329,20 +329,20 @@ def run_cycles(
             ak = 0 if tail else ops[o, F_AK]
             if ak == K_FABIN:
                 c = ops[o, F_AA]
-                if i_count[p, c] == 0:
+                if i_count[c, p] == 0:
                     blocked = True
-                    if i_wait[p, c] < 0:
-                        i_wait[p, c] = o
+                    if i_wait[c, p] < 0:
+                        i_wait[c, p] = o
                         ops[o, F_WAITING] = 1
                         keep = False
                 else:
-                    h = i_head[p, c]
-                    if i_ready[p, c, h] > t:
-                        not_yet = i_ready[p, c, h]
-                    elif i_ctrl[p, c, h] != 0:
+                    h = i_head[c, p]
+                    if i_ready[c, p, h] > t:
+                        not_yet = i_ready[c, p, h]
+                    elif i_ctrl[c, p, h] != 0:
                         not_yet = t + 1  # the CE takes the control wavelet off the queue first
                     else:
-                        a = i_data[p, c, h]
+                        a = i_data[c, p, h]
             elif ak == K_MEM:
                 a = _read_mem(mem32, mem16, ops[o, F_AA] + done * ops[o, F_AS], ops[o, F_AW])
             elif ak == K_FIFO:
@@ -368,20 +368,20 @@ def run_cycles(
             if not blocked and not_yet == NEVER:
                 if bk == K_FABIN:
                     c = ops[o, F_BA]
-                    if i_count[p, c] == 0:
+                    if i_count[c, p] == 0:
                         blocked = True
-                        if i_wait[p, c] < 0:
-                            i_wait[p, c] = o
+                        if i_wait[c, p] < 0:
+                            i_wait[c, p] = o
                             ops[o, F_WAITING] = 1
                             keep = False
                     else:
-                        h = i_head[p, c]
-                        if i_ready[p, c, h] > t:
-                            not_yet = i_ready[p, c, h]
-                        elif i_ctrl[p, c, h] != 0:
+                        h = i_head[c, p]
+                        if i_ready[c, p, h] > t:
+                            not_yet = i_ready[c, p, h]
+                        elif i_ctrl[c, p, h] != 0:
                             not_yet = t + 1
                         else:
-                            b = i_data[p, c, h]
+                            b = i_data[c, p, h]
                 elif bk == K_MEM:
                     b = _read_mem(mem32, mem16, ops[o, F_BA] + done * ops[o, F_BS], ops[o, F_BW])
                 elif bk == K_FIFO:
@@ -406,10 +406,10 @@ def run_cycles(
             if not blocked and not_yet == NEVER:
                 if dk == K_FABOUT:
                     c = ops[o, F_DA]
-                    if o_count[p, c] >= ocap:
+                    if o_count[c, p] >= ocap:
                         blocked = True
-                        if o_wait[p, c] < 0:
-                            o_wait[p, c] = o
+                        if o_wait[c, p] < 0:
+                            o_wait[c, p] = o
                             ops[o, F_WAITING] = 1
                             keep = False
                 elif dk == K_FIFO:
@@ -432,9 +432,9 @@ def run_cycles(
             # commit: consume the inputs
             if ak == K_FABIN:
                 c = ops[o, F_AA]
-                i_head[p, c] = _wrap(i_head[p, c] + 1, icap)
-                i_count[p, c] -= 1
-                if i_count[p, c] == 0:
+                i_head[c, p] = _wrap(i_head[c, p] + 1, icap)
+                i_count[c, p] -= 1
+                if i_count[c, p] == 0:
                     i_mask[p] &= ~(np.int64(1) << c)
             elif ak == K_FIFO:
                 f = ops[o, F_AA]
@@ -444,9 +444,9 @@ def run_cycles(
                 fifos[f, Q_WAIT_PUSH] = -1
             if bk == K_FABIN:
                 c = ops[o, F_BA]
-                i_head[p, c] = _wrap(i_head[p, c] + 1, icap)
-                i_count[p, c] -= 1
-                if i_count[p, c] == 0:
+                i_head[c, p] = _wrap(i_head[c, p] + 1, icap)
+                i_count[c, p] -= 1
+                if i_count[c, p] == 0:
                     i_mask[p] &= ~(np.int64(1) << c)
             elif bk == K_FIFO:
                 f = ops[o, F_BA]
@@ -466,11 +466,11 @@ def run_cycles(
                 )
             if dk == K_FABOUT:
                 c = ops[o, F_DA]
-                idx = _wrap(o_head[p, c] + o_count[p, c], ocap)
-                o_data[p, c, idx] = r
-                o_ctrl[p, c, idx] = 1 if (tail or ops[o, F_CTRL] != 0) else 0
-                o_ready[p, c, idx] = t + 1
-                o_count[p, c] += 1
+                idx = _wrap(o_head[c, p] + o_count[c, p], ocap)
+                o_data[c, p, idx] = r
+                o_ctrl[c, p, idx] = 1 if (tail or ops[o, F_CTRL] != 0) else 0
+                o_ready[c, p, idx] = t + 1
+                o_count[c, p] += 1
                 o_mask[p] |= np.int64(1) << c
                 if ((o_host[p] >> c) & 1) == 0:
                     _list_add(act_r, act_r_n, in_r, p)
@@ -541,19 +541,19 @@ def run_cycles(
                     low = m & (-m)
                     m ^= low
                     c = _ctz(low)
-                    h = r_head[p, c]
-                    if r_ready[p, c, h] > t:
-                        if r_ready[p, c, h] < next_time:
-                            next_time = r_ready[p, c, h]
+                    h = r_head[c, p]
+                    if r_ready[c, p, h] > t:
+                        if r_ready[c, p, h] < next_time:
+                            next_time = r_ready[c, p, h]
                         continue
                     if (torn[p] >> c) & 1:
                         continue
-                    pos = route_pos[p, c]
-                    tx = np.int64(route_tx[p, c, pos])
+                    pos = route_pos[c, p]
+                    tx = np.int64(route_tx[c, p, pos])
                     if tx == 0:
                         continue
-                    payload = r_data[p, c, h]
-                    ctrl = r_ctrl[p, c, h]
+                    payload = r_data[c, p, h]
+                    ctrl = r_ctrl[c, p, h]
                     filtered = (filt_mask[p] >> c) & 1
                     if (tx >> RAMP) & 1:
                         if ctrl != 0:
@@ -563,9 +563,9 @@ def run_cycles(
                             tx &= ~(np.int64(1) << RAMP)
                         if tx == 0:
                             # Filtered away and routed nowhere else: the wavelet ends here.
-                            r_head[p, c] = _wrap(h + 1, rcap)
-                            r_count[p, c] -= 1
-                            if r_count[p, c] == 0:
+                            r_head[c, p] = _wrap(h + 1, rcap)
+                            r_count[c, p] -= 1
+                            if r_count[c, p] == 0:
                                 r_mask[p] &= ~(np.int64(1) << c)
                             if filtered:
                                 _filter_count(filt, p, c, ctrl)
@@ -581,7 +581,7 @@ def run_cycles(
                         pm ^= bit
                         port = _ctz(bit)
                         if port == RAMP:
-                            if i_count[p, c] >= icap:
+                            if i_count[c, p] >= icap:
                                 ok = False
                                 break
                         else:
@@ -591,15 +591,15 @@ def run_cycles(
                                 break
                             oc = c ^ 1 if swapped and port >= 2 else c
                             # N<->S and E<->W are 0<->1 and 2<->3: the opposite port is port ^ 1
-                            rx = route_rx[q, oc, route_pos[q, oc]]
-                            if ((rx >> (port ^ 1)) & 1) == 0 or r_count[q, oc] >= rcap:
+                            rx = route_rx[oc, q, route_pos[oc, q]]
+                            if ((rx >> (port ^ 1)) & 1) == 0 or r_count[oc, q] >= rcap:
                                 ok = False
                                 break
                     if not ok:
                         continue
-                    r_head[p, c] = _wrap(h + 1, rcap)
-                    r_count[p, c] -= 1
-                    if r_count[p, c] == 0:
+                    r_head[c, p] = _wrap(h + 1, rcap)
+                    r_count[c, p] -= 1
+                    if r_count[c, p] == 0:
                         r_mask[p] &= ~(np.int64(1) << c)
                     used |= tx
                     if first_grant < 0:
@@ -610,7 +610,7 @@ def run_cycles(
                     out = payload
                     cmd = 0
                     if ctrl != 0:
-                        mode = sw_pop[p, c]
+                        mode = sw_pop[c, p]
                         if mode == POP_NONE:
                             cmd = (payload >> CTRL_OPCODE_SHIFT) & 3
                         else:
@@ -623,15 +623,15 @@ def run_cycles(
                         pm ^= bit
                         port = _ctz(bit)
                         if port == RAMP:
-                            idx = _wrap(i_head[p, c] + i_count[p, c], icap)
-                            i_data[p, c, idx] = out
-                            i_ctrl[p, c, idx] = ctrl
-                            i_ready[p, c, idx] = t + ramp
-                            i_count[p, c] += 1
+                            idx = _wrap(i_head[c, p] + i_count[c, p], icap)
+                            i_data[c, p, idx] = out
+                            i_ctrl[c, p, idx] = ctrl
+                            i_ready[c, p, idx] = t + ramp
+                            i_count[c, p] += 1
                             i_mask[p] |= np.int64(1) << c
                             stats[S_RAMP_DOWN] += 1
-                            _wake_op(i_wait[p, c], ops, act_o, act_o_n, in_o)
-                            i_wait[p, c] = -1
+                            _wake_op(i_wait[c, p], ops, act_o, act_o_n, in_o)
+                            i_wait[c, p] = -1
                             if ctrl != 0:
                                 i_nctrl[p] += 1
                                 _list_add(act_c, act_c_n, in_c, p)
@@ -640,21 +640,21 @@ def run_cycles(
                         else:
                             q = nbr[p, port]
                             oc = c ^ 1 if swapped and port >= 2 else c
-                            idx = _wrap(r_head[q, oc] + r_count[q, oc], rcap)
-                            r_data[q, oc, idx] = out
-                            r_ctrl[q, oc, idx] = ctrl
-                            r_ready[q, oc, idx] = t + hop
-                            r_count[q, oc] += 1
+                            idx = _wrap(r_head[oc, q] + r_count[oc, q], rcap)
+                            r_data[oc, q, idx] = out
+                            r_ctrl[oc, q, idx] = ctrl
+                            r_ready[oc, q, idx] = t + hop
+                            r_count[oc, q] += 1
                             r_mask[q] |= np.int64(1) << oc
                             stats[S_HOPS] += 1
                             _list_add(act_r, act_r_n, in_r, q)
                     if cmd == SW_ADVANCE:
                         nxt = pos + 1
-                        if nxt >= sw_npos[p, c]:
-                            nxt = 0 if sw_ring[p, c] != 0 else pos
-                        route_pos[p, c] = nxt
+                        if nxt >= sw_npos[c, p]:
+                            nxt = 0 if sw_ring[c, p] != 0 else pos
+                        route_pos[c, p] = nxt
                     elif cmd == SW_RESET:
-                        route_pos[p, c] = 0
+                        route_pos[c, p] = 0
                     elif cmd == SW_TEARDOWN:
                         torn[p] |= np.int64(1) << c
                         t_active[p] |= np.int64(1) << TEARDOWN_TASK_ID
@@ -679,28 +679,28 @@ def run_cycles(
                     low = m & (-m)
                     m ^= low
                     c = _ctz(low)
-                    h = o_head[p, c]
-                    if o_ready[p, c, h] > t:
-                        if o_ready[p, c, h] < next_time:
-                            next_time = o_ready[p, c, h]
+                    h = o_head[c, p]
+                    if o_ready[c, p, h] > t:
+                        if o_ready[c, p, h] < next_time:
+                            next_time = o_ready[c, p, h]
                         continue
-                    rx = route_rx[p, c, route_pos[p, c]]
-                    if ((rx >> RAMP) & 1) == 0 or r_count[p, c] >= rcap:
+                    rx = route_rx[c, p, route_pos[c, p]]
+                    if ((rx >> RAMP) & 1) == 0 or r_count[c, p] >= rcap:
                         continue
-                    idx = _wrap(r_head[p, c] + r_count[p, c], rcap)
-                    r_data[p, c, idx] = o_data[p, c, h]
-                    r_ctrl[p, c, idx] = o_ctrl[p, c, h]
-                    r_ready[p, c, idx] = t + ramp
-                    r_count[p, c] += 1
+                    idx = _wrap(r_head[c, p] + r_count[c, p], rcap)
+                    r_data[c, p, idx] = o_data[c, p, h]
+                    r_ctrl[c, p, idx] = o_ctrl[c, p, h]
+                    r_ready[c, p, idx] = t + ramp
+                    r_count[c, p] += 1
                     r_mask[p] |= np.int64(1) << c
-                    o_head[p, c] = _wrap(h + 1, ocap)
-                    o_count[p, c] -= 1
-                    if o_count[p, c] == 0:
+                    o_head[c, p] = _wrap(h + 1, ocap)
+                    o_count[c, p] -= 1
+                    if o_count[c, p] == 0:
                         o_mask[p] &= ~(np.int64(1) << c)
                     stats[S_RAMP_UP] += 1
                     progress = True
-                    _wake_op(o_wait[p, c], ops, act_o, act_o_n, in_o)
-                    o_wait[p, c] = -1
+                    _wake_op(o_wait[c, p], ops, act_o, act_o_n, in_o)
+                    o_wait[c, p] = -1
                     break
             if r_mask[p] != 0 or (o_mask[p] & ~o_host[p]) != 0:
                 act_r[w] = p
@@ -715,23 +715,23 @@ def run_cycles(
                 continue
             p = drn[k, H_PE]
             c = drn[k, H_COLOR]
-            if o_count[p, c] == 0:
+            if o_count[c, p] == 0:
                 continue
-            h = o_head[p, c]
-            if o_ready[p, c, h] > t:
-                if o_ready[p, c, h] < next_time:
-                    next_time = o_ready[p, c, h]
+            h = o_head[c, p]
+            if o_ready[c, p, h] > t:
+                if o_ready[c, p, h] < next_time:
+                    next_time = o_ready[c, p, h]
                 continue
-            drn_data[drn[k, H_POS]] = o_data[p, c, h]
+            drn_data[drn[k, H_POS]] = o_data[c, p, h]
             drn[k, H_POS] += 1
-            o_head[p, c] = _wrap(h + 1, ocap)
-            o_count[p, c] -= 1
-            if o_count[p, c] == 0:
+            o_head[c, p] = _wrap(h + 1, ocap)
+            o_count[c, p] -= 1
+            if o_count[c, p] == 0:
                 o_mask[p] &= ~(np.int64(1) << c)
             stats[S_HOST_OUT] += 1
             progress = True
-            _wake_op(o_wait[p, c], ops, act_o, act_o_n, in_o)
-            o_wait[p, c] = -1
+            _wake_op(o_wait[c, p], ops, act_o, act_o_n, in_o)
+            o_wait[c, p] = -1
             if drn[k, H_POS] >= drn[k, H_END]:
                 drn[k, H_ACTIVE] = 0
                 host_done = True
@@ -750,26 +750,26 @@ def run_cycles(
                 for c in range(ncol):
                     if ((cm >> c) & 1) == 0:
                         continue
-                    while i_count[p, c] > 0:
-                        h = i_head[p, c]
-                        if i_ctrl[p, c, h] == 0:
+                    while i_count[c, p] > 0:
+                        h = i_head[c, p]
+                        if i_ctrl[c, p, h] == 0:
                             break
-                        if i_ready[p, c, h] > t:
-                            if i_ready[p, c, h] < future:
-                                future = i_ready[p, c, h]
+                        if i_ready[c, p, h] > t:
+                            if i_ready[c, p, h] < future:
+                                future = i_ready[c, p, h]
                             break
-                        pl = np.int64(i_data[p, c, h])
-                        i_head[p, c] = _wrap(h + 1, icap)
-                        i_count[p, c] -= 1
-                        if i_count[p, c] == 0:
+                        pl = np.int64(i_data[c, p, h])
+                        i_head[c, p] = _wrap(h + 1, icap)
+                        i_count[c, p] -= 1
+                        if i_count[c, p] == 0:
                             i_mask[p] &= ~(np.int64(1) << c)
                         i_nctrl[p] -= 1
                         ctid = (pl >> CTRL_TASK_SHIFT) & 31
                         if ctid != CTRL_NO_TASK:
                             t_active[p] |= np.int64(1) << ctid
                             ctrl_data[p, ctid] = pl & 0xFFFF
-                        _wake_op(i_wait[p, c], ops, act_o, act_o_n, in_o)
-                        i_wait[p, c] = -1
+                        _wake_op(i_wait[c, p], ops, act_o, act_o_n, in_o)
+                        i_wait[c, p] = -1
                         progress = True
             if ce_state[p] != CE_IDLE:
                 if future < NEVER:
@@ -786,13 +786,13 @@ def run_cycles(
                 for c in range(ncol):
                     if ((data_colors >> c) & 1) == 0:
                         continue
-                    tid = t_color_task[p, c]
-                    if i_ctrl[p, c, i_head[p, c]] != 0:
+                    tid = t_color_task[c, p]
+                    if i_ctrl[c, p, i_head[c, p]] != 0:
                         continue
-                    if i_ready[p, c, i_head[p, c]] <= t:
+                    if i_ready[c, p, i_head[c, p]] <= t:
                         ready |= np.int64(1) << tid
-                    elif i_ready[p, c, i_head[p, c]] < future:
-                        future = i_ready[p, c, i_head[p, c]]
+                    elif i_ready[c, p, i_head[c, p]] < future:
+                        future = i_ready[c, p, i_head[c, p]]
             ready &= ~t_blocked[p]
             if ready == 0:
                 if future < NEVER:
@@ -823,13 +823,13 @@ def run_cycles(
                 t_active[p] &= ~bit
             else:
                 for c in range(ncol):
-                    if ((t_dmask[p] >> c) & 1) != 0 and t_color_task[p, c] == tid:
-                        h = i_head[p, c]
-                        payload = np.int64(i_data[p, c, h])
-                        ctrl = i_ctrl[p, c, h]
-                        i_head[p, c] = _wrap(h + 1, icap)
-                        i_count[p, c] -= 1
-                        if i_count[p, c] == 0:
+                    if ((t_dmask[p] >> c) & 1) != 0 and t_color_task[c, p] == tid:
+                        h = i_head[c, p]
+                        payload = np.int64(i_data[c, p, h])
+                        ctrl = i_ctrl[c, p, h]
+                        i_head[c, p] = _wrap(h + 1, icap)
+                        i_count[c, p] -= 1
+                        if i_count[c, p] == 0:
                             i_mask[p] &= ~(np.int64(1) << c)
                         break
             n = work_n[0]

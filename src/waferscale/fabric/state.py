@@ -83,48 +83,49 @@ class FabricState:
             self.nbr[inside, port] = (ny * width + nx)[inside]
 
         z = np.zeros
-        self.route_rx = z((n, nc, npos), np.uint8)
-        self.route_tx = z((n, nc, npos), np.uint8)
-        self.route_pos = z((n, nc), np.uint8)
-        self.sw_npos = np.ones((n, nc), np.uint8)  # positions configured per color
-        self.sw_ring = z((n, nc), np.uint8)
-        self.sw_pop = z((n, nc), np.uint8)
+        self._color_major: list[np.ndarray] = []
+        self.route_rx = self._per_color('zeros', (npos,), np.uint8)
+        self.route_tx = self._per_color('zeros', (npos,), np.uint8)
+        self.route_pos = self._per_color('zeros', (), np.uint8)
+        self.sw_npos = self._per_color('ones', (), np.uint8)  # positions configured per color
+        self.sw_ring = self._per_color('zeros', (), np.uint8)
+        self.sw_pop = self._per_color('zeros', (), np.uint8)
         self.torn = z(n, np.int64)  # colors in teardown mode
         self.swap = z(n, np.int64)  # colors whose E/W hops flip the lowest color bit
         self.filt_mask = z(n, np.int64)  # colors with a filter on the ramp to the CE
-        self.filt = z((n, nc, N_FILT_FIELDS), np.int64)
+        self.filt = self._per_color('zeros', (N_FILT_FIELDS,), np.int64)
 
-        self.r_data = z((n, nc, caps.router), np.uint32)
-        self.r_ctrl = z((n, nc, caps.router), np.uint8)
-        self.r_ready = z((n, nc, caps.router), np.int64)
-        self.r_head = z((n, nc), np.int64)
-        self.r_count = z((n, nc), np.int64)
+        self.r_data = self._per_color('zeros', (caps.router,), np.uint32)
+        self.r_ctrl = self._per_color('zeros', (caps.router,), np.uint8)
+        self.r_ready = self._per_color('zeros', (caps.router,), np.int64)
+        self.r_head = self._per_color('zeros', (), np.int64)
+        self.r_count = self._per_color('zeros', (), np.int64)
         self.r_mask = z(n, np.int64)
         self.rr = z(n, np.int64)
 
-        self.i_data = z((n, nc, caps.input_queue), np.uint32)
-        self.i_ctrl = z((n, nc, caps.input_queue), np.uint8)
-        self.i_ready = z((n, nc, caps.input_queue), np.int64)
-        self.i_head = z((n, nc), np.int64)
-        self.i_count = z((n, nc), np.int64)
+        self.i_data = self._per_color('zeros', (caps.input_queue,), np.uint32)
+        self.i_ctrl = self._per_color('zeros', (caps.input_queue,), np.uint8)
+        self.i_ready = self._per_color('zeros', (caps.input_queue,), np.int64)
+        self.i_head = self._per_color('zeros', (), np.int64)
+        self.i_count = self._per_color('zeros', (), np.int64)
         self.i_mask = z(n, np.int64)
-        self.i_wait = np.full((n, nc), -1, np.int64)
+        self.i_wait = self._per_color('full', (), -1, np.int64)
         self.i_nctrl = z(n, np.int64)  # control wavelets waiting in a PE's input queues
         self.ctrl_data = z((n, TASK_IDS), np.int64)  # 16-bit data for control tasks
 
-        self.o_data = z((n, nc, caps.output_queue), np.uint32)
-        self.o_ctrl = z((n, nc, caps.output_queue), np.uint8)
-        self.o_ready = z((n, nc, caps.output_queue), np.int64)
-        self.o_head = z((n, nc), np.int64)
-        self.o_count = z((n, nc), np.int64)
+        self.o_data = self._per_color('zeros', (caps.output_queue,), np.uint32)
+        self.o_ctrl = self._per_color('zeros', (caps.output_queue,), np.uint8)
+        self.o_ready = self._per_color('zeros', (caps.output_queue,), np.int64)
+        self.o_head = self._per_color('zeros', (), np.int64)
+        self.o_count = self._per_color('zeros', (), np.int64)
         self.o_mask = z(n, np.int64)
-        self.o_wait = np.full((n, nc), -1, np.int64)
+        self.o_wait = self._per_color('full', (), -1, np.int64)
         self.o_host = z(n, np.int64)
 
         self.t_active = z(n, np.int64)
         self.t_blocked = z(n, np.int64)
         self.t_local = z(n, np.int64)
-        self.t_color_task = np.full((n, nc), -1, np.int64)
+        self.t_color_task = self._per_color('full', (), -1, np.int64)
         self.t_dmask = z(n, np.int64)
         self.ce_state = z(n, np.int64)
         self.ce_busy = z(n, np.int64)
@@ -168,9 +169,26 @@ class FabricState:
         self.params[P_WORK_MAX] = work_max
         self.clock = z(3, np.int64)
 
+    def _per_color(self, kind: str, extra: tuple, *args) -> np.ndarray:
+        """Allocate a per-(PE, color) array stored color-major - each color a plane, so colors a
+        program never uses are never touched and neighbours on a plane share cache lines - and
+        return its (PE, color, ...) view for Python."""
+        shape = (self.colors, self.pe_count, *extra)
+        storage = getattr(np, kind)(shape, *args)
+        self._color_major.append(storage)
+        order = (1, 0, *range(2, 2 + len(extra)))
+        return storage.transpose(order)
+
     # -- helpers used by the driver ---------------------------------------------------------
 
     def kernel_args(self) -> tuple:
+        """The arrays in the kernel's argument order (color-major storage where it has one)."""
+        return tuple(
+            a.base if a.base is not None and a.base.dtype == a.dtype else a
+            for a in self._kernel_arrays()
+        )
+
+    def _kernel_arrays(self) -> tuple:
         return (
             self.nbr,
             self.route_rx,
