@@ -58,7 +58,7 @@ from ._layout_consts import (
 )
 from ..program.control import ADVANCE, control_payload
 from ..program.layout import port_mask
-from ._layout_consts import F_CTRL, F_TAIL
+from ._layout_consts import F_CTRL, F_TAIL, N_OP_FIELDS
 from ._numerics import ELEM_INFO, ElemOp, apply_elem_array
 from .engine import mask64
 
@@ -507,16 +507,12 @@ class PE:
             "issuing another"
         )
 
-    def _completion(self, o: int, activate, unblock) -> None:
-        ops = self._engine.state.ops
+    def _completion_fields(self, activate, unblock) -> tuple[int, int]:
         if activate is not None:
-            ops[o, F_ON_DONE] = ON_ACTIVATE
-            ops[o, F_TASK] = self._tid(activate)
-        elif unblock is not None:
-            ops[o, F_ON_DONE] = ON_UNBLOCK
-            ops[o, F_TASK] = self._tid(unblock)
-        else:
-            ops[o, F_ON_DONE] = ON_NONE
+            return ON_ACTIVATE, self._tid(activate)
+        if unblock is not None:
+            return ON_UNBLOCK, self._tid(unblock)
+        return ON_NONE, 0
 
     def _delay_op(self, cycles: int, activate, unblock, microthread) -> None:
         s = self._engine.state
@@ -529,7 +525,7 @@ class PE:
         s.ops[o, F_START] = self._cursor
         s.ops[o, F_ISSUED] = self._cursor
         s.ops[o, F_DK] = K_NONE
-        self._completion(o, activate, unblock)
+        s.ops[o, F_ON_DONE], s.ops[o, F_TASK] = self._completion_fields(activate, unblock)
         s.slot_op[self._p, slot] = o
         s.activate_op(o)
         self._cursor += 1
@@ -539,42 +535,41 @@ class PE:
         eng = self._engine
         s = eng.state
         info = ELEM_INFO[int(code)]
+        if length == 0:
+            raise OpError(f"{self}: {name} with zero-length operands")
         if async_:
             slot = self._pick_slot(microthread, [dst] + [d for _r, d, _n in srcs])
         else:
             slot = s.slots - 1
-        o = s.alloc_op()
-        ops = s.ops
-        ops[o, F_PE] = self._p
-        ops[o, F_SLOT] = slot
-        ops[o, F_CODE] = int(code)
-        ops[o, F_LEN] = length
-        ops[o, F_START] = self._cursor + eng.arch.timing.op_startup_cycles
-        ops[o, F_ISSUED] = self._cursor
-        ops[o, F_SCALAR] = scalar_bits
-        ops[o, F_FUSED] = int(fused)
-        ops[o, F_DK], ops[o, F_DA], ops[o, F_DS], ops[o, F_DW] = self._operand_fields(
-            dst, info.dst_dtype, info.dst_bits)
-        ops[o, F_AK], ops[o, F_AA], ops[o, F_AS], ops[o, F_AW] = self._operand_fields(
-            srcs[0][1], srcs[0][2], info.src0_bits)
+        row = [0] * N_OP_FIELDS
+        row[F_PE] = self._p
+        row[F_SLOT] = slot
+        row[F_CODE] = int(code)
+        row[F_LEN] = length
+        row[F_START] = self._cursor + eng.arch.timing.op_startup_cycles
+        row[F_ISSUED] = self._cursor
+        row[F_SCALAR] = scalar_bits
+        row[F_FUSED] = int(fused)
+        row[F_DK : F_DW + 1] = self._operand_fields(dst, info.dst_dtype, info.dst_bits)
+        row[F_AK : F_AW + 1] = self._operand_fields(srcs[0][1], srcs[0][2], info.src0_bits)
         if len(srcs) > 1:
-            ops[o, F_BK], ops[o, F_BA], ops[o, F_BS], ops[o, F_BW] = self._operand_fields(
-                srcs[1][1], srcs[1][2], info.src1_bits)
+            row[F_BK : F_BW + 1] = self._operand_fields(srcs[1][1], srcs[1][2], info.src1_bits)
         if isinstance(dst, FaboutDSD):
-            ops[o, F_CTRL] = int(dst.control)
+            row[F_CTRL] = int(dst.control)
             if dst.advance_switch:
-                ops[o, F_TAIL] = 1 + control_payload(ADVANCE, ce_filter=True)
-                ops[o, F_LEN] = length + 1
-        s.slot_op[self._p, slot] = o
-        if length == 0:
-            raise OpError(f"{self}: {name} with zero-length operands")
+                row[F_TAIL] = 1 + control_payload(ADVANCE, ce_filter=True)
+                row[F_LEN] = length + 1
         if async_:
-            self._completion(o, activate, unblock)
-            s.activate_op(o)
+            row[F_ON_DONE], row[F_TASK] = self._completion_fields(activate, unblock)
+        else:
+            row[F_ON_DONE] = ON_RESUME
+        o = s.alloc_op()
+        s.ops[o] = row
+        s.slot_op[self._p, slot] = o
+        s.activate_op(o)
+        if async_:
             self._cursor += 1
             return
-        ops[o, F_ON_DONE] = ON_RESUME
-        s.activate_op(o)
         s.ce_state[self._p] = CE_SUSPENDED
         eng.park_current_task(self._p)
         s.ce_state[self._p] = CE_RUNNING
