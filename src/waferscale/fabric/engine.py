@@ -106,8 +106,8 @@ class Engine:
         s.sw_ring[:] = lay.sw_ring.reshape(n, s.colors)
         s.sw_pop[:] = lay.sw_pop.reshape(n, s.colors)
         s.route_pos[:] = lay.sw_current.reshape(n, s.colors)
-        color_bits = np.int64(1) << np.arange(s.colors, dtype=np.int64)
-        s.swap[:] = (lay.swap.reshape(n, s.colors).astype(np.int64) * color_bits).sum(axis=1)
+        for c in np.nonzero(lay.swap.reshape(n, s.colors).any(axis=0))[0]:
+            s.swap[lay.swap.reshape(n, s.colors)[:, c] != 0] |= np.int64(1) << np.int64(c)
         for (fx, fy, fc), row in lay.filters.items():
             fp = fy * self.width + fx
             s.filt[fp, fc] = row
@@ -154,8 +154,7 @@ class Engine:
             active = mask64(sum(1 << t for t in code.activated_at_start))
             if active:
                 s.t_active[pes] = active
-                for p in pes:
-                    s.wake_ce(int(p))
+                s.wake_ces(pes)
 
     def _load_memory(self) -> None:
         for ci, code in enumerate(self.codes):
@@ -437,11 +436,7 @@ class Engine:
         self._fin_c = []
         s.ce_busy[ps] = np.maximum(cs, self._now)
         s.ce_state[ps] = CE_IDLE
-        new = np.unique(ps[s.in_c[ps] == 0])
-        s.in_c[new] = 1
-        n0 = int(s.act_c_n[0])
-        s.act_c[n0 : n0 + len(new)] = new
-        s.act_c_n[0] = n0 + len(new)
+        s.wake_ces(ps)
 
     def park_current_task(self, p: int) -> None:
         """Called by a synchronous fabric op: suspend the running task until its op completes."""

@@ -292,6 +292,17 @@ def _likely_causes(engine, report: StallReport, eaten) -> list[str]:
             "out (or the reverse); issue the two memcpy calls non-blocking or in the order the "
             "device program consumes them"
         )
+    elif "host-stream-in" in kinds:
+        full_out = [f for f in report.by_kind("op-waiting") if "room in the output queue" in
+                    f.detail]
+        if full_out:
+            first = full_out[0]
+            causes.append(
+                "stream order: the host streams data in while the device waits to send results "
+                f"that nobody receives yet ({first.detail} on PE {first.pe}); issue the "
+                "memcpy_h2d with nonblock=True, then the memcpy_d2h that collects the results "
+                "(or route that color somewhere)"
+            )
     if "full-queue" in kinds or "no-consumer" in kinds:
         first = (report.by_kind("full-queue") or report.by_kind("no-consumer"))[0]
         causes.append(

@@ -296,6 +296,14 @@ class FabricState:
             self.act_c[self.act_c_n[0]] = p
             self.act_c_n[0] += 1
 
+    def wake_ces(self, pes: np.ndarray) -> None:
+        """Vectorised :meth:`wake_ce` for many PEs."""
+        new = np.unique(pes[self.in_c[pes] == 0])
+        self.in_c[new] = 1
+        n0 = int(self.act_c_n[0])
+        self.act_c[n0 : n0 + len(new)] = new
+        self.act_c_n[0] = n0 + len(new)
+
     def wake_router(self, p: int) -> None:
         if not self.in_r[p]:
             self.in_r[p] = 1
