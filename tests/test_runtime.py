@@ -9,6 +9,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from waferscale.fabric.stall import StallError
+from waferscale.program.dsd import fabin_dsd, fabout_dsd, mem1d_dsd
+from waferscale.program.layout import Layout
 from waferscale.runtime import (
     LaunchArgumentError,
     MemcpyArrayError,
@@ -19,10 +22,6 @@ from waferscale.runtime import (
 )
 from waferscale.runtime.sdkruntimepybind import MemcpyDataType, MemcpyOrder
 from waferscale.runtime.sdkruntimepybind import SdkRuntime as VendorNamedRuntime
-
-from waferscale.fabric.stall import StallError  # noqa: I001 (after runtime: import order)
-from waferscale.program.dsd import fabin_dsd, fabout_dsd, mem1d_dsd
-from waferscale.program.layout import Layout
 
 F32 = MemcpyDataType.MEMCPY_32BIT
 F16 = MemcpyDataType.MEMCPY_16BIT
@@ -209,16 +208,30 @@ def test_gemv_one_pe_matches_numpy():
     b = rng.standard_normal(M).astype(np.float32)
     runner = single(gemv_program, M=M, N=N)
     sym_A, sym_x, sym_b, sym_y = (runner.get_id(n) for n in ("A", "x", "b", "y"))
-    runner.memcpy_h2d(sym_A, A.ravel(), 0, 0, 1, 1, M * N, streaming=False, data_type=F32,
-                      order=ROW, nonblock=False)
-    runner.memcpy_h2d(sym_x, x, 0, 0, 1, 1, N, streaming=False, data_type=F32, order=ROW,
-                      nonblock=False)
-    runner.memcpy_h2d(sym_b, b, 0, 0, 1, 1, M, streaming=False, data_type=F32, order=ROW,
-                      nonblock=False)
+    runner.memcpy_h2d(
+        sym_A,
+        A.ravel(),
+        0,
+        0,
+        1,
+        1,
+        M * N,
+        streaming=False,
+        data_type=F32,
+        order=ROW,
+        nonblock=False,
+    )
+    runner.memcpy_h2d(
+        sym_x, x, 0, 0, 1, 1, N, streaming=False, data_type=F32, order=ROW, nonblock=False
+    )
+    runner.memcpy_h2d(
+        sym_b, b, 0, 0, 1, 1, M, streaming=False, data_type=F32, order=ROW, nonblock=False
+    )
     h = runner.launch("compute", nonblock=False)
     y = np.zeros(M, np.float32)
-    runner.memcpy_d2h(y, sym_y, 0, 0, 1, 1, M, streaming=False, data_type=F32, order=ROW,
-                      nonblock=False)
+    runner.memcpy_d2h(
+        y, sym_y, 0, 0, 1, 1, M, streaming=False, data_type=F32, order=ROW, nonblock=False
+    )
     runner.stop()
     np.testing.assert_array_equal(y, _gemv_ref(A, x, b))
     assert np.allclose(y, A @ x + b, atol=1e-5)
@@ -247,11 +260,14 @@ def test_gemv_2x2_region_with_fabric_reduction():
     y = np.zeros(2 * Mb, np.float32)
     runner.memcpy_d2h(y, runner.get_id("y"), 1, 0, 1, 2, Mb)  # sub-region: the east column
     runner.stop()
-    west = [_gemv_ref(A[j * Mb:(j + 1) * Mb, :Nb], x[:Nb], b[j * Mb:(j + 1) * Mb])
-            for j in range(2)]
-    east = [_gemv_ref(A[j * Mb:(j + 1) * Mb, Nb:], x[Nb:], np.zeros(Mb, np.float32))
-            for j in range(2)]
-    np.testing.assert_array_equal(y, np.concatenate([w + e for w, e in zip(west, east)]))
+    west = [
+        _gemv_ref(A[j * Mb : (j + 1) * Mb, :Nb], x[:Nb], b[j * Mb : (j + 1) * Mb]) for j in range(2)
+    ]
+    east = [
+        _gemv_ref(A[j * Mb : (j + 1) * Mb, Nb:], x[Nb:], np.zeros(Mb, np.float32)) for j in range(2)
+    ]
+    want = np.concatenate([w + e for w, e in zip(west, east, strict=True)])
+    np.testing.assert_array_equal(y, want)
     assert np.allclose(y, A @ x + b, atol=1e-5)
 
 
@@ -304,19 +320,21 @@ def test_row_and_column_broadcast(order):
     rt = rect(memory_program, 4, 3, L=2)
     px, py, w, h, e = 1, 1, 3, 2, 2
     col = np.arange(h * e, dtype=np.int32).reshape(h, 1, e) + 10
-    rt.memcpy_h2d_rowbcast(rt.get_id("a_i32"), col.ravel(order="F" if order else "C"),
-                           px, py, w, h, e, order=order)
+    rt.memcpy_h2d_rowbcast(
+        rt.get_id("a_i32"), col.ravel(order="F" if order else "C"), px, py, w, h, e, order=order
+    )
     row = np.arange(w * e, dtype=np.uint32).reshape(1, w, e) + 100
-    rt.memcpy_h2d_colbcast(rt.get_id("a_u32"), row.ravel(order="F" if order else "C"),
-                           px, py, w, h, e, order=order)
+    rt.memcpy_h2d_colbcast(
+        rt.get_id("a_u32"), row.ravel(order="F" if order else "C"), px, py, w, h, e, order=order
+    )
     got_i = np.zeros((3, 4, 2), np.int32)
     got_u = np.zeros((3, 4, 2), np.uint32)
     rt.memcpy_d2h(got_i.reshape(-1), rt.get_id("a_i32"), 0, 0, 4, 3, 2)
     rt.memcpy_d2h(got_u.reshape(-1), rt.get_id("a_u32"), 0, 0, 4, 3, 2)
     want_i = np.zeros((3, 4, 2), np.int32)
-    want_i[py:py + h, px:px + w] = col
+    want_i[py : py + h, px : px + w] = col
     want_u = np.zeros((3, 4, 2), np.uint32)
-    want_u[py:py + h, px:px + w] = row
+    want_u[py : py + h, px : px + w] = row
     np.testing.assert_array_equal(got_i, want_i)
     np.testing.assert_array_equal(got_u, want_u)
 
@@ -354,7 +372,7 @@ def test_copy_round_trip_property(data, kind, order, seed):
     rt.memcpy_h2d(rt.get_id(f"a_{name}"), arr, px, py, w, h, e, data_type=dt, order=order)
     tensor = raw.reshape((h, w, e), order="F" if order == COL else "C")
     m = model[name]
-    m[py:py + h, px:px + w, :e] = tensor if bits == 32 else (tensor & 0xFFFF).astype(np.uint16)
+    m[py : py + h, px : px + w, :e] = tensor if bits == 32 else (tensor & 0xFFFF).astype(np.uint16)
     # read back a random region of the whole symbol
     qx = data.draw(st.integers(0, 4))
     qy = data.draw(st.integers(0, 3))
@@ -364,7 +382,7 @@ def test_copy_round_trip_property(data, kind, order, seed):
     qorder = data.draw(st.sampled_from([ROW, COL]))
     out = np.zeros(qw * qh * qe, host)
     rt.memcpy_d2h(out, rt.get_id(f"a_{name}"), qx, qy, qw, qh, qe, data_type=dt, order=qorder)
-    want = m[qy:qy + qh, qx:qx + qw, :qe].ravel(order="F" if qorder == COL else "C")
+    want = m[qy : qy + qh, qx : qx + qw, :qe].ravel(order="F" if qorder == COL else "C")
     if bits == 32:
         np.testing.assert_array_equal(out.view(np.uint32), want)
     elif host.itemsize == 2:
@@ -383,8 +401,9 @@ def test_launch_with_scalar_arguments_and_call():
     A = np.arange(6, dtype=np.float32)
     rt.memcpy_h2d(rt.get_id("A"), A, 0, 0, 1, 1, 6)
     rt.launch("scale", 0.1, 4)
-    np.testing.assert_array_equal(rt.read_symbol(0, 0, "A"),
-                                  np.concatenate([A[:4] * np.float32(0.1), A[4:]]))
+    np.testing.assert_array_equal(
+        rt.read_symbol(0, 0, "A"), np.concatenate([A[:4] * np.float32(0.1), A[4:]])
+    )
     assert rt.read_symbol(0, 0, "out")[0] == 4
     rt.launch("mark", 5, 2.5, True)
     assert rt.read_symbol(0, 0, "out")[1:].tolist() == [5, 25, 1]
@@ -464,7 +483,7 @@ def test_streaming_h2d_into_a_data_task_keeps_order():
     rt.memcpy_d2h(acc, rt.get_id("acc"), 0, 0, 2, 1, 1)
     for i in range(2):
         want = np.float32(0)
-        for v in data[i * n:(i + 1) * n]:
+        for v in data[i * n : (i + 1) * n]:
             want = np.float32(want + v)
         assert acc[i] == want
 
@@ -501,6 +520,41 @@ def test_streaming_d2h_collects_what_pes_send_in_order(async_):
     np.testing.assert_array_equal(out, A.reshape(2, 3, n)[:, 1:])
     assert h.device_cycles >= n - 1
     assert not rt.engine.state.o_host.any()  # the host port is released
+
+
+def pipeline_program(c, *, n, cin, cout):
+    """A one-PE pipeline: fabric in (cin) -> add 1 -> fabric out (cout)."""
+    c.array("unused", "f32", 1, export=True)
+
+    def start(pe):
+        pe.unblock_cmd_stream()
+        pe.fadds(fabout_dsd(cout, n), fabin_dsd(cin, n), 1.0)
+
+    c.export(start)
+
+
+def test_streams_in_and_out_overlap_when_issued_nonblocking():
+    n = 40  # far more than the queues hold
+    rt = single(pipeline_program, n=n, cin=4, cout=6)
+    rt.launch("start")
+    data = np.arange(n, dtype=np.float32)
+    h_in = rt.memcpy_h2d(4, data, 0, 0, 1, 1, n, streaming=True, nonblock=True)
+    out = np.zeros(n, np.float32)
+    h_out = rt.memcpy_d2h(out, 6, 0, 0, 1, 1, n, streaming=True)
+    np.testing.assert_array_equal(out, data + 1)
+    assert h_in.done and h_in.start_cycle == h_out.start_cycle  # ran concurrently
+    assert n <= h_out.device_cycles < n + 20
+
+
+def test_blocking_stream_in_before_stream_out_reports_stream_order():
+    n = 40
+    rt = single(pipeline_program, n=n, cin=4, cout=6)
+    rt.launch("start")
+    with pytest.raises(StallError) as info:
+        rt.memcpy_h2d(4, np.ones(n, np.float32), 0, 0, 1, 1, n, streaming=True)
+    causes = info.value.report.causes
+    assert causes[0].startswith("stream order: the host streams data in while the device waits")
+    assert "memcpy_h2d streaming to color 4" in str(info.value)
 
 
 def test_streaming_d2h_that_never_completes_reports_a_stall():
@@ -586,12 +640,14 @@ def test_host_array_of_the_wrong_size_or_dtype(mem):
         "(tensor of shape (h, w, elem_per_pe) = (1, 2, 4)): pass an array of 8 elements (1-D, "
         "e.g. np.zeros(8, np.float32))"
     )
-    with pytest.raises(MemcpyArrayError, match="MEMCPY_32BIT takes a host array of float32, "
-                       "int32, uint32, got float64: convert it with .astype"):
+    with pytest.raises(
+        MemcpyArrayError,
+        match="MEMCPY_32BIT takes a host array of float32, "
+        "int32, uint32, got float64: convert it with .astype",
+    ):
         mem.memcpy_h2d(sym, np.zeros(8), 0, 0, 2, 1, 4)
     with pytest.raises(MemcpyArrayError, match="got float32: e.g. x.astype"):
-        mem.memcpy_h2d(mem.get_id("a_f16"), np.zeros(8, np.float32), 0, 0, 2, 1, 4,
-                       data_type=F16)
+        mem.memcpy_h2d(mem.get_id("a_f16"), np.zeros(8, np.float32), 0, 0, 2, 1, 4, data_type=F16)
     with pytest.raises(MemcpyArrayError, match="for 16-bit data use data_type"):
         mem.memcpy_d2h(np.zeros(8, np.float16), sym, 0, 0, 2, 1, 4)
     with pytest.raises(MemcpyArrayError, match="must be a numpy array, got list"):
@@ -600,8 +656,11 @@ def test_host_array_of_the_wrong_size_or_dtype(mem):
     ro.flags.writeable = False
     with pytest.raises(MemcpyArrayError, match="read-only"):
         mem.memcpy_d2h(ro, sym, 0, 0, 2, 1, 4)
-    with pytest.raises(RuntimeUsageError, match="holds f16 \\(16-bit\\) elements but data_type "
-                       "is MEMCPY_32BIT: use data_type=MemcpyDataType.MEMCPY_16BIT"):
+    with pytest.raises(
+        RuntimeUsageError,
+        match="holds f16 \\(16-bit\\) elements but data_type "
+        "is MEMCPY_32BIT: use data_type=MemcpyDataType.MEMCPY_16BIT",
+    ):
         mem.memcpy_h2d(mem.get_id("a_f16"), np.zeros(8, np.uint32), 0, 0, 2, 1, 4)
     with pytest.raises(RuntimeUsageError, match="elem_per_pe = 5 but symbol 'a_f32' holds 4"):
         mem.memcpy_h2d(sym, np.zeros(10, np.float32), 0, 0, 2, 1, 5)
@@ -630,8 +689,7 @@ def test_symbol_not_exported_and_unknown_names(mem):
     with pytest.raises(RuntimeUsageError, match="3 is not a symbol id .* pass streaming=True"):
         mem.memcpy_h2d(3, np.zeros(4, np.float32), 0, 0, 1, 1, 4)
     with pytest.raises(RuntimeUsageError, match="streaming=True needs a color, but 'a_f32' is"):
-        mem.memcpy_h2d(mem.get_id("a_f32"), np.zeros(4, np.float32), 0, 0, 1, 1, 4,
-                       streaming=True)
+        mem.memcpy_h2d(mem.get_id("a_f32"), np.zeros(4, np.float32), 0, 0, 1, 1, 4, streaming=True)
     with pytest.raises(UnknownNameError, match="no color is named 'c9'"):
         mem.memcpy_h2d("c9", np.zeros(4, np.float32), 0, 0, 1, 1, 4, streaming=True)
     with pytest.raises(RuntimeUsageError, match="color 24 is out of range: colors are 0..23"):
@@ -673,8 +731,9 @@ def test_lifecycle_errors_and_vendor_alias(tmp_path):
     lay = Layout(1, 1)
     lay.set_tile_code(0, 0, memory_program, L=2)
     lay.compile(tmp_path / "out")
-    rt = VendorNamedRuntime(str(tmp_path / "out"), cmaddr=None, suppress_simfab_trace=True,
-                            msg_level="WARNING")
+    rt = VendorNamedRuntime(
+        str(tmp_path / "out"), cmaddr=None, suppress_simfab_trace=True, msg_level="WARNING"
+    )
     sym = rt.get_id("a_u32")  # before load, as vendor scripts do
     with pytest.raises(RuntimeUsageError, match="call runner.load\\(\\) and runner.run\\(\\)"):
         rt.memcpy_h2d(sym, np.zeros(2, np.uint32), 0, 0, 1, 1, 2)
@@ -687,3 +746,24 @@ def test_lifecycle_errors_and_vendor_alias(tmp_path):
     with pytest.raises(RuntimeUsageError, match="stopped"):
         rt.launch("nop")
     assert rt.read_symbol(0, 0, "a_u32").tolist() == [5, 6]
+
+
+def test_stop_after_a_failed_command_does_not_raise_again():
+    rt = single(args_program, n=2)
+    rt.launch("forgetful", nonblock=True)
+    h = rt.memcpy_d2h(np.zeros(2, np.float32), rt.get_id("A"), 0, 0, 1, 1, 2, nonblock=True)
+    with pytest.raises(StallError):
+        rt.task_wait(h)
+    rt.stop()  # safe in a finally: block
+    assert not h.done
+
+
+def test_streaming_row_broadcast_and_run_cycles():
+    n, color = 3, 3
+    rt = rect(accumulate_program, 3, 2, n=n, color=color)
+    col = np.array([[1, 2, 3], [4, 5, 6]], np.float32)  # (h, 1, e): one column of the region
+    rt.memcpy_h2d_rowbcast(color, col.ravel(), 0, 0, 3, 2, n, streaming=True)
+    assert rt.run_cycles().reason == "quiet"  # let the data tasks drain their queues
+    buf = np.zeros((2, 3, n), np.float32)
+    rt.memcpy_d2h(buf.reshape(-1), rt.get_id("buf"), 0, 0, 3, 2, n)
+    np.testing.assert_array_equal(buf, np.broadcast_to(col[:, None, :], (2, 3, n)))

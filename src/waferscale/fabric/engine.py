@@ -118,7 +118,9 @@ class Engine:
         self._load_memory()
         self._load_fifos()
 
-        self.cmd_blocked = np.zeros(n, bool)
+        self.cmd_blocked = np.zeros(n, bool)  # launched function not yet complete
+        self.cmd_blocked_count = 0
+        self.cmd_unblocked_at = np.zeros(n, np.int64)  # cycle of each PE's last completion
         self._rpc: dict[int, list[tuple[Callable[..., Any], tuple]]] = {}
         self._rpc_name: dict[int, str] = {}
         self._pe_cache: dict[int, Any] = {}
@@ -292,28 +294,41 @@ class Engine:
         s.wake_ce(p)
 
     def launch(self, name: str, args: tuple, pes: np.ndarray | None = None) -> int:
-        """Start exported function ``name`` on every PE of the program (the runtime's RPC).
-        Returns the number of PEs it started on."""
-        pes = np.arange(self.width * self.height) if pes is None else pes
-        count = 0
-        missing = []
-        for p in pes.tolist():
-            fn = self.code_at(p).functions.get(name)
+        """Start exported function ``name`` on PEs ``pes`` (default: every PE whose program
+        exports it) - the runtime's RPC. Each PE's command stream stays blocked until its
+        function calls ``pe.unblock_cmd_stream()``. Returns the number of PEs started."""
+        pes = np.arange(self.width * self.height) if pes is None else np.asarray(pes, np.int64)
+        started = []
+        for ci, code in enumerate(self.codes):
+            fn = code.functions.get(name)
             if fn is None:
-                missing.append(p)
                 continue
-            self._rpc.setdefault(p, []).append((fn, args))
-            self._rpc_name[p] = name
-            self.cmd_blocked[p] = True
-            self.activate(p, RPC_TASK_ID)
-            count += 1
-        if count == 0:
+            mine = pes[self.code_of[pes] == ci]
+            for p in mine.tolist():
+                self._rpc.setdefault(p, []).append((fn, args))
+                self._rpc_name[p] = name
+            started.append(mine)
+        if not started or sum(len(m) for m in started) == 0:
             known = sorted({f for c in self.codes for f in c.functions})
             raise KeyError(
                 f"no PE exports a function named {name!r}; exported functions: "
                 f"{', '.join(known) or 'none'}"
             )
-        return count
+        all_pes = np.concatenate(started)
+        newly = all_pes[~self.cmd_blocked[all_pes]]
+        self.cmd_blocked[all_pes] = True
+        self.cmd_blocked_count += len(newly)
+        s = self.state
+        s.t_active[all_pes] |= np.int64(1) << np.int64(RPC_TASK_ID)
+        s.wake_ces(all_pes)
+        return len(all_pes)
+
+    def unblock_cmd_stream(self, p: int, cycle: int) -> None:
+        """PE ``p``'s launched function signalled completion at ``cycle``."""
+        if self.cmd_blocked[p]:
+            self.cmd_blocked[p] = False
+            self.cmd_blocked_count -= 1
+        self.cmd_unblocked_at[p] = cycle
 
     # -- running -------------------------------------------------------------------------------
 

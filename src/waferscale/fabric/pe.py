@@ -194,7 +194,7 @@ class PE:
     def unblock_cmd_stream(self) -> None:
         """Signal the host that the launched function is done (memcpy's completion
         handshake); until then later host commands wait."""
-        self._engine.cmd_blocked[self._p] = False
+        self._engine.unblock_cmd_stream(self._p, self._cursor)
 
     # -- vector builtins -----------------------------------------------------------------------
 

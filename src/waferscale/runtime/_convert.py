@@ -65,8 +65,13 @@ def as_order(value) -> MemcpyOrder:
 
 
 def check_host_array(
-    what: str, arr, size: int, tensor: tuple[int, int, int], data_type: MemcpyDataType,
-    *, writable: bool = False
+    what: str,
+    arr,
+    size: int,
+    tensor: tuple[int, int, int],
+    data_type: MemcpyDataType,
+    *,
+    writable: bool = False,
 ) -> np.ndarray:
     """Refuse a host array of the wrong kind, size or dtype, with the fix in the message."""
     if not isinstance(arr, np.ndarray):

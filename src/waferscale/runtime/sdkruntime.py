@@ -37,8 +37,6 @@ from typing import Any
 
 import numpy as np
 
-# Import the fabric package before the program package (see docs/runtime.md: importing
-# waferscale.program first trips a circular import between program.layout and fabric.engine).
 from ..fabric import engine as _engine_mod
 from ..fabric.stall import StallError, stall_report
 from ..program.code import Code
@@ -135,8 +133,9 @@ class CommandHandle:
     the simulator does not charge it to the device.
     """
 
-    def __init__(self, runtime: SdkRuntime, index: int, kind: str, description: str,
-                 nonblock: bool):
+    def __init__(
+        self, runtime: SdkRuntime, index: int, kind: str, description: str, nonblock: bool
+    ):
         self._runtime = runtime
         self.index = index
         self.kind = kind
@@ -190,33 +189,6 @@ class _CopyCmd(CommandHandle):
         self.done = True
 
 
-class _CmdStreamFlags(np.ndarray):
-    """``engine.cmd_blocked`` with a hook: when a PE unblocks the command stream
-    (``pe.unblock_cmd_stream()``), remember the PE's model cycle at that moment, so a launch
-    ends at the cycle its function signalled completion rather than when the host noticed."""
-
-    unblocked_at: np.ndarray | None
-    engine: Any
-
-    @classmethod
-    def wrap(cls, flags: np.ndarray, engine) -> _CmdStreamFlags:
-        obj = flags.view(cls)
-        obj.unblocked_at = np.zeros(len(flags), np.int64)
-        obj.engine = engine
-        return obj
-
-    def __array_finalize__(self, obj) -> None:
-        self.unblocked_at = None
-        self.engine = None
-
-    def __setitem__(self, key, value) -> None:
-        super().__setitem__(key, value)
-        if self.unblocked_at is not None and not value and _is_int(key):
-            handle = self.engine._pe_cache.get(int(key))
-            now = self.engine.now
-            self.unblocked_at[int(key)] = max(now, handle._cursor) if handle else now
-
-
 class _LaunchCmd(CommandHandle):
     def __init__(self, rt, index, description, nonblock, name: str, args: tuple):
         super().__init__(rt, index, "launch", description, nonblock)
@@ -231,27 +203,38 @@ class _LaunchCmd(CommandHandle):
         self.pes = pes
 
     def _poll(self) -> bool:
-        return not self._runtime.engine.cmd_blocked[self.pes].any()
+        # Launches start only when no PE is blocked, so the blocked PEs are this launch's.
+        return self._runtime._blocked_count() == 0
 
     def _finish(self) -> None:
-        flags = self._runtime.engine.cmd_blocked
-        at = getattr(flags, "unblocked_at", None)
-        if at is not None and len(self.pes):
-            self.model_end = int(at[self.pes].max())
+        if len(self.pes):
+            self.model_end = int(self._runtime.engine.cmd_unblocked_at[self.pes].max())
 
     def _waiting_on(self) -> str:
-        blocked = self.pes[self._runtime.engine.cmd_blocked[self.pes]]
+        blocked = self.pes[np.asarray(self._runtime.engine.cmd_blocked)[self.pes]]
         return (
             f"{self.name!r} to call pe.unblock_cmd_stream() on {len(blocked)} PE(s)"
-            if len(blocked) else "to finish"
+            if len(blocked)
+            else "to finish"
         )
 
 
 class _StreamCmd(CommandHandle):
     """A streaming memcpy: one host-port record per PE (columns pe, color, pos, end, active)."""
 
-    def __init__(self, rt, index, kind, description, nonblock, color: int, pes: np.ndarray,
-                 data: np.ndarray, per_pe: int, inbound: bool):
+    def __init__(
+        self,
+        rt,
+        index,
+        kind,
+        description,
+        nonblock,
+        color: int,
+        pes: np.ndarray,
+        data: np.ndarray,
+        per_pe: int,
+        inbound: bool,
+    ):
         super().__init__(rt, index, kind, description, nonblock)
         self.inbound = inbound
         self.color = color
@@ -310,12 +293,6 @@ class _StreamCmd(CommandHandle):
 # -- the runtime --------------------------------------------------------------------------------
 
 
-_VENDOR_KWARGS = {
-    "cmaddr", "suppress_simfab_trace", "simfab_numthreads", "msg_level", "memcpy_required",
-    "setup_phase_only", "run_phase_only", "wio_flows", "worker",
-}
-
-
 class SdkRuntime:
     """Host runtime of one compiled program (the vendor's ``SdkRuntime``).
 
@@ -329,9 +306,17 @@ class SdkRuntime:
     * ``work_max``: passed to :class:`~waferscale.fabric.engine.Engine`.
     """
 
-    def __init__(self, bindir: str | Path | CompiledLayout | Layout, cmaddr: str | None = None,
-                 suppress_simfab_trace: bool = True, *, max_cycles: int | None = None,
-                 poll_cycles: int = 1000, work_max: int | None = None, **kwargs: Any):
+    def __init__(
+        self,
+        bindir: str | Path | CompiledLayout | Layout,
+        cmaddr: str | None = None,
+        suppress_simfab_trace: bool = True,
+        *,
+        max_cycles: int | None = None,
+        poll_cycles: int = 1000,
+        work_max: int | None = None,
+        **kwargs: Any,
+    ):
         if isinstance(bindir, Layout):
             bindir = bindir.compile()
         if isinstance(bindir, CompiledLayout):
@@ -358,6 +343,7 @@ class SdkRuntime:
         self._pending: deque[CommandHandle] = deque()
         self._active: list[CommandHandle] = []
         self._streams: list[_StreamCmd] = []
+        self._failure: Exception | None = None  # the last error a blocking call raised
         self._end_all = 0  # latest end cycle of any finished command
         self._end_sync = 0  # latest end cycle of a finished copy or launch
         self.commands: list[CommandHandle] = []
@@ -385,7 +371,6 @@ class SdkRuntime:
         if self._state != "created":
             raise RuntimeUsageError(f"load() was already called (runtime is {self._state})")
         eng = Engine(self.compiled, work_max=self._work_max)
-        eng.cmd_blocked = _CmdStreamFlags.wrap(eng.cmd_blocked, eng)
         self._engine = eng
         self._state = "loaded"
 
@@ -400,11 +385,16 @@ class SdkRuntime:
         self._state = "running"
 
     def stop(self) -> None:
-        """Wait for every queued command to finish, then close the command stream."""
-        if self._state == "running":
-            while self._pending or self._active:
-                last = (self._pending or self._active)[-1]
-                self._wait(last)
+        """Wait for every queued command to finish, then close the command stream. After a
+        host command failed (a StallError or a task error), stop() does not wait again: it
+        drops the unfinished commands and closes, so it is safe in a ``finally:`` block."""
+        if self._state == "running" and self._failure is None:
+            try:
+                while self._pending or self._active:
+                    last = (self._pending or self._active)[-1]
+                    self._wait(last)
+            finally:
+                self._state = "stopped"
         self._state = "stopped"
 
     def __enter__(self) -> SdkRuntime:
@@ -467,38 +457,117 @@ class SdkRuntime:
 
     # -- memcpy -----------------------------------------------------------------------------
 
-    def memcpy_h2d(self, dest, src, px: int, py: int, w: int, h: int, elem_per_pe: int,
-                   streaming: bool = False, data_type=MemcpyDataType.MEMCPY_32BIT,
-                   order=MemcpyOrder.ROW_MAJOR, nonblock: bool = False) -> CommandHandle:
+    def memcpy_h2d(
+        self,
+        dest,
+        src,
+        px: int,
+        py: int,
+        w: int,
+        h: int,
+        elem_per_pe: int,
+        streaming: bool = False,
+        data_type=MemcpyDataType.MEMCPY_32BIT,
+        order=MemcpyOrder.ROW_MAJOR,
+        nonblock: bool = False,
+    ) -> CommandHandle:
         """Host -> device. Copy mode (``streaming=False``): write ``elem_per_pe`` elements of
         exported symbol ``dest`` on every PE of the region. Streaming mode: deliver them as
         wavelets of color ``dest`` into each PE's input queue."""
-        return self._h2d("memcpy_h2d", dest, src, px, py, w, h, elem_per_pe, streaming,
-                         data_type, order, nonblock, None)
+        return self._h2d(
+            "memcpy_h2d",
+            dest,
+            src,
+            px,
+            py,
+            w,
+            h,
+            elem_per_pe,
+            streaming,
+            data_type,
+            order,
+            nonblock,
+            None,
+        )
 
-    def memcpy_h2d_rowbcast(self, dest, src, px: int, py: int, w: int, h: int,
-                            elem_per_pe: int, streaming: bool = False,
-                            data_type=MemcpyDataType.MEMCPY_32BIT,
-                            order=MemcpyOrder.ROW_MAJOR, nonblock: bool = False
-                            ) -> CommandHandle:
+    def memcpy_h2d_rowbcast(
+        self,
+        dest,
+        src,
+        px: int,
+        py: int,
+        w: int,
+        h: int,
+        elem_per_pe: int,
+        streaming: bool = False,
+        data_type=MemcpyDataType.MEMCPY_32BIT,
+        order=MemcpyOrder.ROW_MAJOR,
+        nonblock: bool = False,
+    ) -> CommandHandle:
         """Row broadcast: ``src`` holds one column of the region, ``h * elem_per_pe`` elements
         (the (h, 1, elem_per_pe) tensor); every PE of row ``j`` receives entry ``j``."""
-        return self._h2d("memcpy_h2d_rowbcast", dest, src, px, py, w, h, elem_per_pe,
-                         streaming, data_type, order, nonblock, "row")
+        return self._h2d(
+            "memcpy_h2d_rowbcast",
+            dest,
+            src,
+            px,
+            py,
+            w,
+            h,
+            elem_per_pe,
+            streaming,
+            data_type,
+            order,
+            nonblock,
+            "row",
+        )
 
-    def memcpy_h2d_colbcast(self, dest, src, px: int, py: int, w: int, h: int,
-                            elem_per_pe: int, streaming: bool = False,
-                            data_type=MemcpyDataType.MEMCPY_32BIT,
-                            order=MemcpyOrder.ROW_MAJOR, nonblock: bool = False
-                            ) -> CommandHandle:
+    def memcpy_h2d_colbcast(
+        self,
+        dest,
+        src,
+        px: int,
+        py: int,
+        w: int,
+        h: int,
+        elem_per_pe: int,
+        streaming: bool = False,
+        data_type=MemcpyDataType.MEMCPY_32BIT,
+        order=MemcpyOrder.ROW_MAJOR,
+        nonblock: bool = False,
+    ) -> CommandHandle:
         """Column broadcast: ``src`` holds one row of the region, ``w * elem_per_pe`` elements
         (the (1, w, elem_per_pe) tensor); every PE of column ``i`` receives entry ``i``."""
-        return self._h2d("memcpy_h2d_colbcast", dest, src, px, py, w, h, elem_per_pe,
-                         streaming, data_type, order, nonblock, "col")
+        return self._h2d(
+            "memcpy_h2d_colbcast",
+            dest,
+            src,
+            px,
+            py,
+            w,
+            h,
+            elem_per_pe,
+            streaming,
+            data_type,
+            order,
+            nonblock,
+            "col",
+        )
 
-    def memcpy_d2h(self, dest, src, px: int, py: int, w: int, h: int, elem_per_pe: int,
-                   streaming: bool = False, data_type=MemcpyDataType.MEMCPY_32BIT,
-                   order=MemcpyOrder.ROW_MAJOR, nonblock: bool = False) -> CommandHandle:
+    def memcpy_d2h(
+        self,
+        dest,
+        src,
+        px: int,
+        py: int,
+        w: int,
+        h: int,
+        elem_per_pe: int,
+        streaming: bool = False,
+        data_type=MemcpyDataType.MEMCPY_32BIT,
+        order=MemcpyOrder.ROW_MAJOR,
+        nonblock: bool = False,
+    ) -> CommandHandle:
         """Device -> host into array ``dest``. Copy mode: read ``elem_per_pe`` elements of
         exported symbol ``src`` on every PE of the region. Streaming mode: collect
         ``elem_per_pe`` wavelets per PE that the PEs send on color ``src``."""
@@ -515,8 +584,18 @@ class SdkRuntime:
             color = self._color(what, src)
             pes = _region_pes(self.width, px, py, w, h)
             desc = f"{what} streaming from color {color} over {region}, {e} per PE"
-            cmd = _StreamCmd(self, index, what, desc, nonblock, color, pes,
-                             np.zeros(h * w * e, np.uint32), e, inbound=False)
+            cmd = _StreamCmd(
+                self,
+                index,
+                what,
+                desc,
+                nonblock,
+                color,
+                pes,
+                np.zeros(h * w * e, np.uint32),
+                e,
+                inbound=False,
+            )
 
             def deliver(cmd=cmd):
                 vals = words_to_host(cmd.data.reshape(tensor), arr.dtype, data_type)
@@ -538,8 +617,22 @@ class SdkRuntime:
         cmd.host_time_s = self._host_time(h * w * e)
         return self._issue(cmd)
 
-    def _h2d(self, what, dest, src, px, py, w, h, elem_per_pe, streaming, data_type, order,
-             nonblock, bcast) -> CommandHandle:
+    def _h2d(
+        self,
+        what,
+        dest,
+        src,
+        px,
+        py,
+        w,
+        h,
+        elem_per_pe,
+        streaming,
+        data_type,
+        order,
+        nonblock,
+        bcast,
+    ) -> CommandHandle:
         self._need_running(what)
         data_type = _enum(what, as_data_type, data_type)
         order = _enum(what, as_order, order)
@@ -556,8 +649,9 @@ class SdkRuntime:
             pes = _region_pes(self.width, px, py, w, h)
             payload = np.ascontiguousarray(words, dtype=np.uint32).reshape(-1)
             desc = f"{what} streaming to color {color} over {region}, {e} per PE"
-            cmd: CommandHandle = _StreamCmd(self, index, what, desc, nonblock, color, pes,
-                                            payload, e, inbound=True)
+            cmd: CommandHandle = _StreamCmd(
+                self, index, what, desc, nonblock, color, pes, payload, e, inbound=True
+            )
         else:
             name = self._symbol(what, dest, streaming)
             sym = self._check_symbol_region(what, name, px, py, w, h, e, data_type)
@@ -581,8 +675,9 @@ class SdkRuntime:
         waits for that."""
         return self._launch("launch", name, args, nonblock, words=False)
 
-    def call(self, name, args: Sequence[Any] | np.ndarray = (), nonblock: bool = False
-             ) -> CommandHandle:
+    def call(
+        self, name, args: Sequence[Any] | np.ndarray = (), nonblock: bool = False
+    ) -> CommandHandle:
         """The vendor's lower-level launch: ``args`` is a sequence of scalars (or a uint32
         array of packed words: a word meant for a float parameter is reinterpreted as f32)."""
         if not isinstance(args, Sequence | np.ndarray) or isinstance(args, str):
@@ -591,8 +686,15 @@ class SdkRuntime:
                 f"{args!r}: use call({name!r}, [{args!r}]) or launch({name!r}, {args!r})"
             )
         words = isinstance(args, np.ndarray) and args.dtype == np.uint32
-        return self._launch("call", name, tuple(np.asarray(args).ravel().tolist())
-                            if isinstance(args, np.ndarray) else tuple(args), nonblock, words)
+        return self._launch(
+            "call",
+            name,
+            tuple(np.asarray(args).ravel().tolist())
+            if isinstance(args, np.ndarray)
+            else tuple(args),
+            nonblock,
+            words,
+        )
 
     def _launch(self, what, name, args, nonblock, words) -> CommandHandle:
         self._need_running(what)
@@ -693,12 +795,16 @@ class SdkRuntime:
         self.commands.append(cmd)
         self._pending.append(cmd)
         self._pump()
-        if not nonblock_of(cmd):
+        if not cmd.nonblock:
             self._wait(cmd)
         return cmd
 
+    def _blocked_count(self) -> int:
+        """How many PEs have not unblocked the command stream."""
+        return self.engine.cmd_blocked_count
+
     def _may_start(self, cmd: CommandHandle) -> bool:
-        if self.engine.cmd_blocked.any():
+        if self._blocked_count():
             return False
         if not isinstance(cmd, _StreamCmd):
             return not self._active
@@ -747,17 +853,25 @@ class SdkRuntime:
         if cmd.started:
             return f"{text}: waiting for it {cmd._waiting_on()}"
         eng = self.engine
-        if eng.cmd_blocked.any():
-            n = int(eng.cmd_blocked.sum())
-            names = sorted({eng._rpc_name.get(int(p), "?") for p in
-                            np.nonzero(eng.cmd_blocked)[0][:64].tolist()})
-            return (f"{text}: not started, the command stream is blocked until launched "
-                    f"function(s) {', '.join(map(repr, names))} call pe.unblock_cmd_stream() "
-                    f"({n} PE(s) have not)")
+        if self._blocked_count():
+            n = self._blocked_count()
+            names = sorted(
+                {
+                    eng._rpc_name.get(int(p), "?")
+                    for p in np.nonzero(eng.cmd_blocked)[0][:64].tolist()
+                }
+            )
+            return (
+                f"{text}: not started, the command stream is blocked until launched "
+                f"function(s) {', '.join(map(repr, names))} call pe.unblock_cmd_stream() "
+                f"({n} PE(s) have not)"
+            )
         ahead = [c for c in self._active if c is not cmd]
         if ahead:
-            return (f"{text}: not started, waiting for earlier command "
-                    f"#{ahead[0].index} {ahead[0].description} {ahead[0]._waiting_on()}")
+            return (
+                f"{text}: not started, waiting for earlier command "
+                f"#{ahead[0].index} {ahead[0].description} {ahead[0]._waiting_on()}"
+            )
         return f"{text}: not started"
 
     def _wait(self, cmd: CommandHandle) -> None:
@@ -767,6 +881,13 @@ class SdkRuntime:
 
     def _advance(self, cmd: CommandHandle, budget: int | None) -> None:
         """Run the engine until ``cmd`` is done (``budget``: at most that many cycles)."""
+        try:
+            self._advance_inner(cmd, budget)
+        except Exception as exc:
+            self._failure = exc
+            raise
+
+    def _advance_inner(self, cmd: CommandHandle, budget: int | None) -> None:
         eng = self.engine
         poll_end = None if budget is None else eng.now + budget
         hard_end = None if self.max_cycles is None else eng.now + self.max_cycles
@@ -784,8 +905,11 @@ class SdkRuntime:
             # until() returns True whenever the command stream changed (a command started or
             # finished), so that run() never reports "quiet" for a fabric the pump just woke.
             try:
-                eng.run(until=lambda: self._pump() or cmd.done,
-                        waiting_for=self._waiting_text(cmd), max_cycles=left)
+                eng.run(
+                    until=lambda: self._pump() or cmd.done,
+                    waiting_for=self._waiting_text(cmd),
+                    max_cycles=left,
+                )
             except StallError as exc:
                 # Rebuild the report with what the host waits for *now* (the text given to
                 # run() was written before the fabric moved).
@@ -808,7 +932,7 @@ class SdkRuntime:
                 cmd.rows[ids, 2] = table[r0:r1, 2] - d0
                 cmd.rows[ids, 4] = table[r0:r1, 4]
                 if not inbound:
-                    cmd.data[:] = buf[d0:d0 + len(cmd.data)]
+                    cmd.data[:] = buf[d0 : d0 + len(cmd.data)]
                 cmd.slot = None
         if drop is not None and drop in self._streams:
             self._streams.remove(drop)
@@ -928,11 +1052,11 @@ class SdkRuntime:
         elements, of the width ``data_type`` says."""
         eng = self.engine
         pes = _region_pes(self.width, px, py, w, h)
-        codes = np.unique(eng.code_of[pes])
+        codes, where = np.unique(eng.code_of[pes], return_index=True)
         first = None
-        for ci in codes.tolist():
+        for ci, wi in zip(codes.tolist(), where.tolist(), strict=True):
             code = eng.codes[ci]
-            p = int(pes[eng.code_of[pes] == ci][0])
+            p = int(pes[wi])
             at = f"PE ({p % self.width}, {p // self.width})"
             sym = code.symbols.get(name)
             if sym is None:
@@ -981,10 +1105,6 @@ class SdkRuntime:
 # -- helpers ------------------------------------------------------------------------------------
 
 
-def nonblock_of(cmd: CommandHandle) -> bool:
-    return bool(cmd.nonblock)
-
-
 def _is_int(v) -> bool:
     return isinstance(v, int | np.integer) and not isinstance(v, bool)
 
@@ -1014,7 +1134,7 @@ def _host(what, arr, size, tensor, data_type, writable=False) -> np.ndarray:
 
 
 def _region_pes(width: int, px: int, py: int, w: int, h: int) -> np.ndarray:
-    ys, xs = np.mgrid[py:py + h, px:px + w]
+    ys, xs = np.mgrid[py : py + h, px : px + w]
     return (ys * width + xs).ravel().astype(np.int64)
 
 
@@ -1041,16 +1161,27 @@ def _param_kind(annotation) -> str | None:
             return a
         if a.startswith(("np.", "numpy.")):
             a = a.split(".", 1)[1]
-        return {"float32": "f32", "float16": "f16", "int32": "i32", "uint32": "u32",
-                "int16": "i16", "uint16": "u16"}.get(a)
+        return {
+            "float32": "f32",
+            "float16": "f16",
+            "int32": "i32",
+            "uint32": "u32",
+            "int16": "i16",
+            "uint16": "u16",
+        }.get(a)
     if isinstance(annotation, type) and issubclass(annotation, np.generic):
-        return {np.float32: "f32", np.float16: "f16", np.int32: "i32", np.uint32: "u32",
-                np.int16: "i16", np.uint16: "u16"}.get(annotation)
+        return {
+            np.float32: "f32",
+            np.float16: "f16",
+            np.int32: "i32",
+            np.uint32: "u32",
+            np.int16: "i16",
+            np.uint16: "u16",
+        }.get(annotation)
     return None
 
 
-def _check_args(what: str, name: str, fn: Callable[..., Any], args: tuple, words: bool
-                ) -> tuple:
+def _check_args(what: str, name: str, fn: Callable[..., Any], args: tuple, words: bool) -> tuple:
     """Check ``args`` against ``fn(pe, ...)``'s signature; return them as Python scalars in the
     form the device sees (floats rounded to f32, ints checked to fit 32 bits)."""
     try:
@@ -1064,8 +1195,11 @@ def _check_args(what: str, name: str, fn: Callable[..., Any], args: tuple, words
     shown = ", ".join(p.name for p in fixed) or "no arguments"
     sig_text = f"{name}(pe{''.join(', ' + p.name for p in fixed)})"
     if len(args) < len(required) or (not var and len(args) > len(fixed)):
-        want = (f"{len(required)}" if len(required) == len(fixed) or var
-                else f"{len(required)} to {len(fixed)}")
+        want = (
+            f"{len(required)}"
+            if len(required) == len(fixed) or var
+            else f"{len(required)} to {len(fixed)}"
+        )
         if var:
             want = f"at least {len(required)}"
         raise LaunchArgumentError(
