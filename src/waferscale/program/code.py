@@ -38,6 +38,7 @@ class TaskDecl:
     dtype: DType | None = None  # data tasks: how the 32-bit payload is presented
     with_index: bool = False  # 16-bit data tasks: (value, index) arguments
     takes_data: bool = False  # control tasks: fn(pe, data) with the wavelet's low 16 bits
+    queue: int | None = None  # WSE-3 data tasks bound with bind_data_task_to_queue
 
     @property
     def name(self) -> str:
@@ -57,6 +58,10 @@ class Code:
     functions: dict[str, Callable[..., Any]] = field(default_factory=dict)
     blocked_at_start: set[int] = field(default_factory=set)
     activated_at_start: set[int] = field(default_factory=set)
+    # WSE-3 queue declarations, in declaration order: (queue id, color). A queue declared twice
+    # with two colors is kept as two entries so that compilation can name the rule it breaks.
+    input_queue_decls: list[tuple[int, int]] = field(default_factory=list)
+    output_queue_decls: list[tuple[int, int]] = field(default_factory=list)
     _next_offset: int = 0
 
     # -- memory ------------------------------------------------------------------------------
@@ -134,6 +139,57 @@ class Code:
         self._bind(TaskDecl(fn, "data", tid, int(color), dtype_of(dtype), with_index))
         return fn
 
+    def bind_data_task_to_queue(
+        self,
+        fn: Callable[..., Any],
+        queue: int,
+        *,
+        dtype: DType | str = "u32",
+        with_index: bool = False,
+    ) -> Callable[..., Any]:
+        """WSE-3: bind ``fn(pe, value)`` to input queue ``queue`` (the SDK's
+        ``@bind_data_task(task, input_queue)``); the task id is the queue id and the color is
+        the one declared with :meth:`input_queue` (before or after this call)."""
+        q = int(queue)
+        decl = TaskDecl(fn, "data", q, self.input_queues.get(q), dtype_of(dtype), with_index,
+                        queue=q)
+        self._bind(decl)
+        return fn
+
+    # -- WSE-3 queues ------------------------------------------------------------------------
+
+    def input_queue(self, queue: int, color: int) -> int:
+        """Declare that input queue ``queue`` receives ``color`` (the SDK's WSE-3
+        ``@initialize_queue(@get_input_queue(q), .{ .color = color })``). Returns ``queue``."""
+        q, col = int(queue), int(color)
+        self.input_queue_decls.append((q, col))
+        for decl in self.tasks.values():
+            if decl.kind == "data" and decl.queue == q and decl.color is None:
+                decl.color = col
+        return q
+
+    def output_queue(self, queue: int, color: int) -> int:
+        """Declare that output queue ``queue`` sends on ``color`` (WSE-3: an output queue is
+        bound to one color). Returns ``queue``."""
+        self.output_queue_decls.append((int(queue), int(color)))
+        return int(queue)
+
+    @property
+    def input_queues(self) -> dict[int, int]:
+        """Declared input queues: queue id -> color (the first declaration wins)."""
+        out: dict[int, int] = {}
+        for q, col in self.input_queue_decls:
+            out.setdefault(q, col)
+        return out
+
+    @property
+    def output_queues(self) -> dict[int, int]:
+        """Declared output queues: queue id -> color (the first declaration wins)."""
+        out: dict[int, int] = {}
+        for q, col in self.output_queue_decls:
+            out.setdefault(q, col)
+        return out
+
     def bind_local_task(self, fn: Callable[..., Any], task_id: int) -> Callable[..., Any]:
         """Bind ``fn(pe)`` to a local task id, started by ``pe.activate(id)``."""
         self._bind(TaskDecl(fn, "local", int(task_id)))
@@ -200,8 +256,18 @@ def build_code(program: Callable[..., Any], params: dict[str, Any]) -> Code:
     """Run a program function with its params and return its declarations."""
     name = getattr(program, "__qualname__", repr(program))
     code = Code(name, dict(params))
+    # Check the params against the signature first: a TypeError raised inside the program's
+    # body (an unknown dtype, a bug) is the program's own error, not a params mismatch.
     try:
-        program(code, **params)
-    except TypeError as exc:
-        raise ProgramError(f"program {name!r} called with params {sorted(params)}: {exc}") from exc
+        sig = inspect.signature(program)
+    except (TypeError, ValueError):  # no signature to check (a builtin or C callable)
+        sig = None
+    if sig is not None:
+        try:
+            sig.bind(code, **params)
+        except TypeError as exc:
+            raise ProgramError(
+                f"program {name!r} called with params {sorted(params)}: {exc}"
+            ) from exc
+    program(code, **params)
     return code

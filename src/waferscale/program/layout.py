@@ -26,6 +26,7 @@ from ..arch import ArchSpec, preset
 from .code import Code, ProgramError, build_code
 from .encoding import RESERVED_TASK_IDS
 from .ports import PORT_DX, PORT_DY, PORT_NAMES
+from .resources import check_program_rules, check_resources
 
 PortSpec = str | int | Iterable[str | int]
 
@@ -334,6 +335,7 @@ class Layout:
                 f"{pe.runtime_reserved_bytes} B runtime reserve). What uses it:\n{rows}\n"
                 "Shrink the arrays or spread the data over more PEs."
             )
+        check_program_rules(self, self._assignments.index(a))
         for tid, decl in code.tasks.items():
             if decl.kind == "teardown":
                 continue
@@ -385,6 +387,7 @@ class Layout:
             )
         codes = self.codes()
         self.check_routes()
+        check_resources(self, codes)
         compiled = CompiledLayout(self, codes)
         if out_dir is not None:
             compiled.write(Path(out_dir))
