@@ -19,22 +19,19 @@ from typing import Any
 
 import numpy as np
 
+from ..program.control import ADVANCE, control_payload
 from ..program.dsd import FabinDSD, FaboutDSD, FifoDSD, MemDSD, Symbol
+from ..program.layout import port_mask
 from ._layout_consts import (
     CE_RUNNING,
     CE_SUSPENDED,
-    F_AA,
     F_AK,
-    F_AS,
     F_AW,
-    F_BA,
     F_BK,
-    F_BS,
     F_BW,
     F_CODE,
-    F_DA,
+    F_CTRL,
     F_DK,
-    F_DS,
     F_DW,
     F_FUSED,
     F_ISSUED,
@@ -44,6 +41,7 @@ from ._layout_consts import (
     F_SCALAR,
     F_SLOT,
     F_START,
+    F_TAIL,
     F_TASK,
     K_FABIN,
     K_FABOUT,
@@ -51,15 +49,14 @@ from ._layout_consts import (
     K_MEM,
     K_NONE,
     K_SCALAR,
+    N_OP_FIELDS,
     ON_ACTIVATE,
     ON_NONE,
     ON_RESUME,
     ON_UNBLOCK,
 )
-from ..program.control import ADVANCE, control_payload
-from ..program.layout import port_mask
-from ._layout_consts import F_CTRL, F_TAIL, N_OP_FIELDS
-from ._numerics import ELEM_INFO, ElemOp, apply_elem_array
+from ._memops import memory_op
+from ._numerics import ELEM_INFO, ElemOp
 from .engine import mask64
 
 _NP_OF = {"float16": "f16", "float32": "f32", "int16": "i16", "uint16": "u16", "int32": "i32",
@@ -148,7 +145,9 @@ class PE:
         s = self._engine.state
         c = self._color(color)
         if not 0 <= position < s.route_rx.shape[2]:
-            raise OpError(f"{self}: switch position {position} outside 0..{s.route_rx.shape[2] - 1}")
+            raise OpError(
+                f"{self}: switch position {position} outside 0..{s.route_rx.shape[2] - 1}"
+            )
         s.route_rx[self._p, c, position] = port_mask(rx, "rx port")
         s.route_tx[self._p, c, position] = port_mask(tx, "tx port")
         s.wake_router(self._p)
@@ -448,17 +447,18 @@ class PE:
         return pe.simd_width_f32
 
     def _memory_op(self, code, dst: MemDSD, srcs, scalar_bits, fused, length, info) -> None:
-        words = []
-        for _role, d, np_name in srcs:
-            if isinstance(d, MemDSD):
-                words.append(self._raw(d.dtype.width)[self._mem_index(d)])
-            else:
-                words.append(np.full(length, self._scalar_bits(d, np_name), np.int64))
-        while len(words) < 2:
-            words.append(None)
-        out = apply_elem_array(int(code), words[0], words[1], scalar_bits, fused)
-        raw = self._raw(dst.dtype.width)
-        raw[self._mem_index(dst)] = out.astype(raw.dtype)
+        s = self._engine.state
+        _dk, d_addr, d_stride, d_width = self._operand_fields(dst, info.dst_dtype, info.dst_bits)
+        a = self._operand_fields(srcs[0][1], srcs[0][2], info.src0_bits)
+        b = (
+            self._operand_fields(srcs[1][1], srcs[1][2], info.src1_bits)
+            if len(srcs) > 1
+            else (K_NONE, 0, 0, 4)
+        )
+        memory_op(
+            s.mem32, s.mem16, int(code), length, bool(fused), scalar_bits,
+            d_addr, d_stride, d_width, *a, *b,
+        )  # fmt: skip
 
     def _operand_fields(self, d, np_name, info_bits) -> tuple[int, int, int, int]:
         eng = self._engine

@@ -1,0 +1,37 @@
+"""Vector ops over memory only, run in one compiled call at issue.
+
+Element by element in order, as the hardware streams them, so overlapping operands behave as on
+the machine (a shifted copy within one array propagates). Operands are described like the
+kernel's op pool: a kind (memory or scalar), a byte address or a raw scalar, a byte stride and
+an element width.
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+from ._kernel import _read_mem, _write_mem
+from ._layout_consts import K_MEM
+from ._numerics import apply_elem
+
+
+@nb.njit(cache=True, nogil=True, boundscheck=False)
+def memory_op(
+    mem32, mem16, code, n, fused, scalar,
+    d_addr, d_stride, d_width,
+    a_kind, a_arg, a_stride, a_width,
+    b_kind, b_arg, b_stride, b_width,
+):  # fmt: skip
+    c = np.uint32(scalar & 0xFFFFFFFF)
+    for i in range(n):
+        if a_kind == K_MEM:
+            a = _read_mem(mem32, mem16, a_arg + i * a_stride, a_width)
+        else:
+            a = np.uint32(a_arg & 0xFFFFFFFF)
+        if b_kind == K_MEM:
+            b = _read_mem(mem32, mem16, b_arg + i * b_stride, b_width)
+        else:
+            b = np.uint32(b_arg & 0xFFFFFFFF)
+        r = apply_elem(code, a, b, c, fused)
+        _write_mem(mem32, mem16, d_addr + i * d_stride, d_width, r)
