@@ -24,11 +24,15 @@ class PatternError(ModelError):
 
 def is_int(value: Any) -> bool:
     """True for Python/numpy integers, False for bools and everything else."""
+    if type(value) is int:  # the common case, without the ABC check
+        return True
     return isinstance(value, Integral) and not isinstance(value, bool)
 
 
 def is_real(value: Any) -> bool:
     """True for finite real numbers (ints, floats, numpy scalars), False for bools."""
+    if type(value) is int:
+        return True
     return isinstance(value, Real) and not isinstance(value, bool) and math.isfinite(value)
 
 
