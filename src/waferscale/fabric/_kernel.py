@@ -254,6 +254,7 @@ def run_cycles(
     drn_data,
     work,
     work_n,
+    link_out,
     stats,
     params,
     clock,
@@ -630,6 +631,7 @@ def run_cycles(
                             i_count[c, p] += 1
                             i_mask[p] |= np.int64(1) << c
                             stats[S_RAMP_DOWN] += 1
+                            link_out[p, RAMP] += 1
                             _wake_op(i_wait[c, p], ops, act_o, act_o_n, in_o)
                             i_wait[c, p] = -1
                             if ctrl != 0:
@@ -647,6 +649,7 @@ def run_cycles(
                             r_count[oc, q] += 1
                             r_mask[q] |= np.int64(1) << oc
                             stats[S_HOPS] += 1
+                            link_out[p, port] += 1
                             _list_add(act_r, act_r_n, in_r, q)
                     if cmd == SW_ADVANCE:
                         nxt = pos + 1
@@ -698,6 +701,7 @@ def run_cycles(
                     if o_count[c, p] == 0:
                         o_mask[p] &= ~(np.int64(1) << c)
                     stats[S_RAMP_UP] += 1
+                    link_out[p, 5] += 1
                     progress = True
                     _wake_op(o_wait[c, p], ops, act_o, act_o_n, in_o)
                     o_wait[c, p] = -1

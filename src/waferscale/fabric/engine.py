@@ -479,6 +479,21 @@ class Engine:
         assert len(st) == N_STATS
         return out
 
+    def traffic(self) -> dict[str, Any]:
+        """What actually flowed so far: ``link_out`` (PE x [N, S, E, W, RAMP-down, RAMP-up]
+        wavelet counts) and the spatial-model quantities measurable from it: ``E`` (mesh hops),
+        ``N`` (directed mesh links used), ``C`` (most wavelets one PE's CE received or sent),
+        ``max_link_load`` (most wavelets over one directed mesh link)."""
+        lo = self.state.link_out
+        mesh = lo[:, :4]
+        return {
+            "link_out": lo.copy(),
+            "E": int(mesh.sum()),
+            "N": int(np.count_nonzero(mesh)),
+            "C": int(max(lo[:, 4].max(initial=0), lo[:, 5].max(initial=0))),
+            "max_link_load": int(mesh.max(initial=0)),
+        }
+
     def busy_pes(self) -> np.ndarray:
         return np.nonzero(self.state.ce_state == CE_RUNNING)[0]
 

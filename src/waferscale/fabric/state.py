@@ -156,6 +156,9 @@ class FabricState:
 
         self.work = z((work_max, 5), np.int64)
         self.work_n = z(1, np.int64)
+        # Wavelets each router sent out of each port (N, S, E, W, RAMP = down to its CE), and
+        # (column 5) took in from its CE: what actually flowed, for the model and the pictures.
+        self.link_out = z((n, 6), np.int64)
         self.stats = z(N_STATS, np.int64)
         self.params = z(N_PARAMS, np.int64)
         t = arch.timing
@@ -254,6 +257,7 @@ class FabricState:
             self.drn_data,
             self.work,
             self.work_n,
+            self.link_out,
             self.stats,
             self.params,
             self.clock,
