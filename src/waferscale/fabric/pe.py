@@ -100,6 +100,12 @@ class PE:
         """The PE's cycle counter (the SDK's ``time`` module), wrapped to the spec's width."""
         return self._cursor & ((1 << self._engine.arch.timing.cycle_counter_bits) - 1)
 
+    def timestamp_words(self) -> tuple[int, int, int]:
+        """The cycle counter as three 16-bit words, low first - what the SDK's time module
+        stores into a ``[3]u16`` array."""
+        t = self.timestamp()
+        return (t & 0xFFFF, (t >> 16) & 0xFFFF, (t >> 32) & 0xFFFF)
+
     def print(self, *args: Any) -> None:
         """Print from the PE into the simulation log, stamped with the cycle."""
         from .engine import PrintRecord

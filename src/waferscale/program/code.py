@@ -223,13 +223,13 @@ class Code:
         """Decorator form of :meth:`bind_control_task`."""
         return lambda fn: self.bind_control_task(fn, task_id)
 
-    def block(self, task_id: int) -> None:
-        """Start with ``task_id`` blocked (the SDK's comptime ``@block``)."""
-        self.blocked_at_start.add(int(task_id))
+    def block(self, task: int | Callable[..., Any]) -> None:
+        """Start with a task blocked (the SDK's comptime ``@block``): an id or a bound task."""
+        self.blocked_at_start.add(self.task_id_of(task))
 
-    def activate(self, task_id: int) -> None:
-        """Start with ``task_id`` activated (runs as soon as the program is loaded)."""
-        self.activated_at_start.add(int(task_id))
+    def activate(self, task: int | Callable[..., Any]) -> None:
+        """Start with a task activated (it runs as soon as the program is loaded)."""
+        self.activated_at_start.add(self.task_id_of(task))
 
     def export(self, fn: Callable[..., Any], name: str | None = None) -> Callable[..., Any]:
         """Export a host-callable function (the SDK's ``@export_symbol(fn)``); the host starts

@@ -4,6 +4,7 @@
 vendor's scripts, ``from waferscale.runtime.sdkruntimepybind import ...``. See docs/runtime.md.
 """
 
+from ..fabric.stall import StallError, StallReport
 from ._convert import MemcpyDataType, MemcpyOrder
 from .sdkruntime import (
     ColorId,
@@ -31,6 +32,8 @@ __all__ = [
     "RuntimeUsageError",
     "SdkRuntime",
     "SdkRuntimeError",
+    "StallError",
+    "StallReport",
     "SymbolId",
     "SymbolNotExportedError",
     "Task",
