@@ -33,16 +33,41 @@ if str(ROOT / "src") not in sys.path:
 
 # name -> (description, full size, quick size, warm-up size); sizes are builder arguments
 WORKLOADS: dict[str, tuple[str, str, tuple, tuple, tuple]] = {
-    "chain-1d": ("chain reduce, a row of 512 PEs, 256 f32 each", "chain_reduce_1d",
-                 (512, 256), (64, 32), (4, 4)),
-    "chain-2d": ("chain reduce, 256x256 PEs, 256 f32 each (rows, then the last column)",
-                 "chain_reduce_2d", (256, 256, 256), (16, 16, 32), (3, 3, 4)),
-    "gemv": ("y = A x, A 2048x2048 f32 over 32x32 PEs", "gemv",
-             (2048, 2048, 32, 32), (256, 256, 8, 8), (8, 8, 2, 2)),
-    "tasks": ("64x64 PEs, each receiving 1024 wavelets into a Python data task", "tasks_flood",
-              (64, 64, 1024), (8, 8, 64), (2, 2, 2)),
-    "wafer": ("chain reduce on the WSE-2 program rectangle 750x994, 16 f32 per PE",
-              "chain_reduce_2d", (750, 994, 16), (75, 99, 16), (3, 3, 4)),
+    "chain-1d": (
+        "chain reduce, a row of 512 PEs, 256 f32 each",
+        "chain_reduce_1d",
+        (512, 256),
+        (64, 32),
+        (4, 4),
+    ),
+    "chain-2d": (
+        "chain reduce, 256x256 PEs, 256 f32 each (rows, then the last column)",
+        "chain_reduce_2d",
+        (256, 256, 256),
+        (16, 16, 32),
+        (3, 3, 4),
+    ),
+    "gemv": (
+        "y = A x, A 2048x2048 f32 over 32x32 PEs",
+        "gemv",
+        (2048, 2048, 32, 32),
+        (256, 256, 8, 8),
+        (8, 8, 2, 2),
+    ),
+    "tasks": (
+        "64x64 PEs, each receiving 1024 wavelets into a Python data task",
+        "tasks_flood",
+        (64, 64, 1024),
+        (8, 8, 64),
+        (2, 2, 2),
+    ),
+    "wafer": (
+        "chain reduce on the WSE-2 program rectangle 750x994, 16 f32 per PE",
+        "chain_reduce_2d",
+        (750, 994, 16),
+        (75, 99, 16),
+        (3, 3, 4),
+    ),
 }
 
 
@@ -130,8 +155,12 @@ def run_parent(name: str, quick: bool, repeat: int, timeout: float | None) -> di
         if line.startswith("{"):
             return json.loads(line)
     tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
-    return {"name": name, "ok": False, "error": f"exit {proc.returncode} after "
-            f"{time.perf_counter() - t0:.0f} s: " + " | ".join(tail)}
+    return {
+        "name": name,
+        "ok": False,
+        "error": f"exit {proc.returncode} after "
+        f"{time.perf_counter() - t0:.0f} s: " + " | ".join(tail),
+    }
 
 
 def _fmt(v: Any, unit: str = "") -> str:
@@ -150,32 +179,53 @@ def print_table(rows: list[dict[str, Any]]) -> None:
     from rich.table import Table
 
     t = Table(title="waferscale fabric benchmarks (wall = Engine.run only)", title_justify="left")
-    for col, just in (("workload", "left"), ("PEs", "right"), ("cycles", "right"),
-                      ("wall", "right"), ("kernel", "right"), ("PE-cycles/s", "right"),
-                      ("hops/s", "right"), ("tasks/s", "right"), ("peak RSS", "right"),
-                      ("ok", "center")):
+    for col, just in (
+        ("workload", "left"),
+        ("PEs", "right"),
+        ("cycles", "right"),
+        ("wall", "right"),
+        ("kernel", "right"),
+        ("PE-cycles/s", "right"),
+        ("hops/s", "right"),
+        ("tasks/s", "right"),
+        ("peak RSS", "right"),
+        ("ok", "center"),
+    ):
         t.add_column(col, justify=just)
     for r in rows:
         if "error" in r:
             t.add_row(r["name"], *["-"] * 8, f"[red]{r['error']}[/red]")
             continue
         t.add_row(
-            r["name"], _fmt(r["pes"]), _fmt(r["simulated_cycles"]), f"{r['wall_s']:.3f} s",
-            f"{r['kernel_s']:.3f} s", _fmt(r["pe_cycles_per_s"]), _fmt(r["wavelet_hops_per_s"]),
-            _fmt(r["tasks_per_s"]), f"{r['peak_rss_mb']:.0f} MB",
+            r["name"],
+            _fmt(r["pes"]),
+            _fmt(r["simulated_cycles"]),
+            f"{r['wall_s']:.3f} s",
+            f"{r['kernel_s']:.3f} s",
+            _fmt(r["pe_cycles_per_s"]),
+            _fmt(r["wavelet_hops_per_s"]),
+            _fmt(r["tasks_per_s"]),
+            f"{r['peak_rss_mb']:.0f} MB",
             "[green]yes[/green]" if r["ok"] else "[red]NO[/red]",
         )
     c = Console(width=max(132, Console().width))
     c.print(t)
-    c.print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-            f"Python {platform.python_version()}")
+    c.print(
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--json", action="store_true", help="one JSON object per line")
-    ap.add_argument("--only", action="append", choices=list(WORKLOADS), metavar="NAME",
-                    help=f"run only this workload (repeatable): {', '.join(WORKLOADS)}")
+    ap.add_argument(
+        "--only",
+        action="append",
+        choices=list(WORKLOADS),
+        metavar="NAME",
+        help=f"run only this workload (repeatable): {', '.join(WORKLOADS)}",
+    )
     ap.add_argument("--quick", action="store_true", help="reduced sizes (smoke test)")
     ap.add_argument("--repeat", type=int, default=1, help="runs per workload; best wall kept")
     ap.add_argument("--timeout", type=float, default=None, help="seconds per workload")

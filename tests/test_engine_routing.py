@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from _programs import (
     MAIN,
+    activity_list_overflow,
     body_prog,
     chain_inputs,
     chain_layout,
@@ -18,11 +20,13 @@ from _programs import (
     run,
     span,
 )
-
 from waferscale.arch import custom_mesh
 from waferscale.fabric import StallError
 from waferscale.fabric.state import capacities
 from waferscale.program import Layout, fabin_dsd, fabout_dsd, mem1d_dsd
+
+# every engine built here gets padded activity lists (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("guarded_activity_lists")
 
 RNG = np.random.default_rng(2024)
 
@@ -229,8 +233,9 @@ def test_chain_reduce_model_follows_the_spec_latencies(ramp, hop):
     """The per-stage cost is ramp up + hop + ramp down + one CE cycle: with other latencies
     the same program costs B + (2*T_R + hop + 1)(P - 1) (a latency of 0 counts as 1)."""
     P, B = 4, 9
-    arch = custom_mesh(4, 1, **{"timing.ramp_latency_cycles": ramp,
-                                "timing.hop_latency_cycles": hop})
+    arch = custom_mesh(
+        4, 1, **{"timing.ramp_latency_cycles": ramp, "timing.hop_latency_cycles": hop}
+    )
     eng, _ = run(chain_layout(P, B, arch))
     r = max(ramp, 1)
     assert span(eng, [(x, 0) for x in range(P)]) == B + (2 * r + hop + 1) * (P - 1)
@@ -301,8 +306,6 @@ def test_2d_route_east_then_south():
         assert not eng.read_symbol(x, y, "a").any()
 
 
-@pytest.mark.xfail(strict=True, reason="engine bug: timing.turn_penalty_cycles is ignored by "
-                   "the kernel (a turning wavelet costs the same as a straight one)")
 def test_turn_penalty_is_charged():
     B = 6
     arch = custom_mesh(3, 3, **{"timing.turn_penalty_cycles": 20})
@@ -435,8 +438,11 @@ def test_color_without_consumer_while_the_host_waits():
     lay.set_route(0, 0, 1, rx="RAMP", tx="EAST")
     lay.set_route(1, 0, 1, rx="WEST", tx="RAMP")
     eng = engine(lay)
-    with pytest.raises(StallError, match=r"the fabric went quiet at cycle \d+ but the host is "
-                       r"still waiting \(host waits for: results\)"):
+    with pytest.raises(
+        StallError,
+        match=r"the fabric went quiet at cycle \d+ but the host is "
+        r"still waiting \(host waits for: results\)",
+    ):
         eng.run(until=lambda: False, waiting_for="results")
     with pytest.raises(StallError) as ei:
         eng.run(until=lambda: False)
@@ -488,12 +494,50 @@ def test_input_eaten_by_an_unintended_data_task():
     ow = rep.by_kind("op-waiting")
     assert [f.pe for f in ow] == [(1, 0)]
     assert ow[0].detail.endswith(
-        f"0/{n} elements done; waiting for input on color 1 (its queue is empty)")
+        f"0/{n} elements done; waiting for input on color 1 (its queue is empty)"
+    )
 
 
-@pytest.mark.xfail(strict=True, reason="engine bug: run() returns reason 'quiet' while a task "
-                   "is suspended forever in a synchronous op (no StallError, no report)")
 def test_suspended_task_is_a_stall_even_without_until():
     eng = engine(_eaten_layout(4))
     with pytest.raises(StallError):
         eng.run()
+
+
+# -- kernel memory safety -------------------------------------------------------------------
+
+
+def _router_list_repro_layout() -> Layout:
+    """(0, 0) sends one wavelet to its own CE (route RAMP -> RAMP) while (1, 0) sends one west
+    to (0, 0). At cycle 4 the router pass first retires (0, 0) (its wavelet went down the ramp:
+    nothing left, dropped from the list), then (1, 0) forwards to (0, 0), which is appended
+    after the slots the pass has not compacted yet: index 2 of a 2-slot list."""
+
+    def prog(c, *, color):
+        a = c.array("a", "u32", 1)
+
+        def main(pe):
+            pe.mov32(fabout_dsd(color, 1, "u32"), mem1d_dsd(a))
+
+        def sink(pe, v):
+            pass
+
+        c.bind_local_task(main, MAIN)
+        c.activate(MAIN)
+        c.bind_data_task(sink, 1)
+        c.bind_data_task(sink, 2)
+
+    lay = Layout(2, 1)
+    lay.set_tile_code(0, 0, prog, color=1)
+    lay.set_tile_code(1, 0, prog, color=2)
+    lay.set_route(0, 0, 1, rx="RAMP", tx="RAMP")
+    lay.set_route(1, 0, 2, rx="RAMP", tx="WEST")
+    lay.set_route(0, 0, 2, rx="EAST", tx="RAMP")
+    return lay
+
+
+def test_router_activity_list_stays_in_bounds():
+    eng = engine(_router_list_repro_layout())
+    res = eng.run()
+    assert res.reason == "quiet" and res.stats["ramp_down"] == 2  # the run itself is right...
+    assert activity_list_overflow(eng.state) == {}  # ...but it wrote act_r[2]: {'act_r': [0]}

@@ -98,12 +98,25 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     total_wall = time.perf_counter() - t_start
     if as_json:
         keys = ("cycles", "ok", "max_abs_err", "max_rel_err", "bit_exact", "wall_s", "stats")
-        print(json.dumps({
-            "workload": "gemv", "arch": spec.name, "M": M, "N": N, "width": W, "height": H,
-            **{k: r[k] for k in keys if k in r},
-            "seconds_at_clock": seconds, "clock_hz": spec.clock_hz, "flop_per_s": flops,
-            "region_peak_f32_flop_per_s": region_peak, "total_wall_s": total_wall,
-        }, indent=2))
+        print(
+            json.dumps(
+                {
+                    "workload": "gemv",
+                    "arch": spec.name,
+                    "M": M,
+                    "N": N,
+                    "width": W,
+                    "height": H,
+                    **{k: r[k] for k in keys if k in r},
+                    "seconds_at_clock": seconds,
+                    "clock_hz": spec.clock_hz,
+                    "flop_per_s": flops,
+                    "region_peak_f32_flop_per_s": region_peak,
+                    "total_wall_s": total_wall,
+                },
+                indent=2,
+            )
+        )
         return 0 if r["ok"] else 1
 
     from rich.table import Table
@@ -113,14 +126,18 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     table.add_column("value", justify="right")
     check = "[green]matches numpy[/green]" if r["ok"] else "[red]DOES NOT match numpy[/red]"
     table.add_row("check (rtol 1e-5)", check)
-    table.add_row("max abs error vs numpy f32", f"{r['max_abs_err']:.3g} "
-                  f"(relative {r['max_rel_err']:.2g})")
+    table.add_row(
+        "max abs error vs numpy f32", f"{r['max_abs_err']:.3g} (relative {r['max_rel_err']:.2g})"
+    )
     if "bit_exact" in r:
         table.add_row("bit-exact in the PEs' order", "yes" if r["bit_exact"] else "no")
     table.add_row("cycles (max end - min start)", f"{r['cycles']:,}")
     table.add_row(f"time at {format_si(spec.clock_hz, 'Hz')}", format_si(seconds, "s"))
-    table.add_row("achieved (2 M N / time)", f"{format_si(flops, 'FLOP/s')} = "
-                  f"{flops / region_peak:.0%} of {format_si(region_peak, 'FLOP/s')} f32 peak")
+    table.add_row(
+        "achieved (2 M N / time)",
+        f"{format_si(flops, 'FLOP/s')} = "
+        f"{flops / region_peak:.0%} of {format_si(region_peak, 'FLOP/s')} f32 peak",
+    )
     st = r["stats"]
     table.add_row("wavelet hops / Python tasks", f"{st['wavelet_hops']:,} / {st['tasks']:,}")
     table.add_row("simulator wall time", f"{r['wall_s']:.2f} s (with setup {total_wall:.1f} s)")
@@ -206,6 +223,76 @@ def _cmd_arch_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_run(args: argparse.Namespace) -> int:
+    """Run a kernel of the library on the simulator: checked against numpy, timed the SDK's way
+    (max end - min start of the PEs' cycle counters), beside its analytic model. With --model,
+    print the model's prediction only (any size, the full wafer included: --grid full)."""
+    from rich.markup import escape
+
+    from waferscale.arch.report import format_si
+    from waferscale.kernels import REGISTRY, KernelError
+
+    if args.list:
+        for name in REGISTRY:
+            print(name)
+        return 0
+    if not args.kernel:
+        print("waferscale run: name a kernel (waferscale run --list shows them)", file=sys.stderr)
+        return 2
+    kernel = REGISTRY.get(args.kernel)
+    if kernel is None:
+        import difflib
+
+        close = difflib.get_close_matches(args.kernel, list(REGISTRY), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        print(f"waferscale run: unknown kernel {args.kernel!r}{hint}; kernels: "
+              f"{', '.join(REGISTRY)}", file=sys.stderr)
+        return 2
+    arch = _resolve(args.arch)
+    try:
+        if args.model:
+            est = kernel.estimate(arch, args.grid, args.size)
+            if args.json:
+                print(json.dumps(est, indent=2))
+                return 0
+            W, H = est["grid"]
+            size = ", ".join(f"{k}={v}" for k, v in est["size"].items())
+            out = _console()
+            out.print(f"{kernel.name} on {arch.name}, {W} x {H} PEs, {size} (model only)")
+            out.print(f"model cycles  {est['model_cycles']:,}")
+            out.print(f"time          {format_si(est['time_s'], 's')} at "
+                      f"{format_si(arch.clock_hz, 'Hz')}")
+            if est["flops"]:
+                out.print(f"FLOP/s        {format_si(est['flops_per_s'], 'FLOP/s')}")
+            if est["bytes"]:
+                out.print(f"bytes/s       {format_si(est['bytes_per_s'], 'B/s')}")
+            return 0
+        result = kernel.run(arch, args.grid, args.size, seed=args.seed)
+    except KernelError as err:
+        print(f"waferscale run: {err}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2))
+        return 0 if result.ok else 1
+    W, H = result.grid
+    size = ", ".join(f"{k}={v}" for k, v in result.size.items())
+    out = _console()
+    out.print(f"{kernel.name} on {arch.name}, {W} x {H} PEs, {size}")
+    verdict = "[green]ok[/green]" if result.ok else "[red]FAILED[/red]"
+    out.print(f"check         {verdict}  ({escape(result.check)})", soft_wrap=True)
+    out.print(f"max error     {result.max_abs_err:.3g}")
+    out.print(f"cycles        {result.cycles:,}  (max end - min start over the PEs)")
+    out.print(f"time          {format_si(result.time_s, 's')} at {format_si(arch.clock_hz, 'Hz')}")
+    if result.flops:
+        out.print(f"FLOP/s        {format_si(result.flops_per_s, 'FLOP/s')}")
+    if result.bytes:
+        out.print(f"bytes/s       {format_si(result.bytes_per_s, 'B/s')}")
+    out.print(f"model cycles  {result.model_cycles:,}  ({result.model_error:+.1%} vs simulator)")
+    for k, v in result.extras.items():
+        out.print(f"[dim]{escape(f'{k:<13} {v}')}[/dim]", soft_wrap=True)
+    return 0 if result.ok else 1
+
+
 # --------------------------------------------------------------------------------------------
 # parser
 
@@ -269,6 +356,24 @@ def build_parser() -> argparse.ArgumentParser:
         description="Print the JSON schema of a spec file (for editors and other tools).",
     )
     p.set_defaults(func=_cmd_arch_schema)
+
+    p = commands.add_parser(
+        "run",
+        help="run a kernel of the library (or --model: predict it)",
+        description=_cmd_run.__doc__,
+    )
+    p.add_argument("kernel", metavar="KERNEL", nargs="?", help="a kernel name (see --list)")
+    p.add_argument("--list", action="store_true", help="list the kernels, one per line")
+    p.add_argument("--arch", default="wse2", help="a preset or a spec file (default wse2)")
+    p.add_argument("--grid", default=None, metavar="WxH",
+                   help="PE grid, e.g. 4x3, or 'full' (the whole program rectangle)")
+    p.add_argument("--size", default=None, metavar="SIZE",
+                   help="the kernel's size parameters: '64x32' in order or 'M=64,N=32'")
+    p.add_argument("--seed", type=int, default=0, help="random seed of the input data")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--model", action="store_true",
+                   help="print the analytic model's prediction only (no simulation)")
+    p.set_defaults(func=_cmd_run)
 
     parser.set_defaults(func=lambda _args: _help(parser))
     return parser

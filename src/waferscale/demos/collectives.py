@@ -73,8 +73,9 @@ def chain_reference(data: np.ndarray) -> np.ndarray:
     return total
 
 
-def chain_reduce_2d(W: int, H: int, B: int, *, arch: Any = "wse2", seed: int = 0,
-                    name: str | None = None) -> Workload:
+def chain_reduce_2d(
+    W: int, H: int, B: int, *, arch: Any = "wse2", seed: int = 0, name: str | None = None
+) -> Workload:
     """f32 sum of a length-``B`` vector per PE over a ``W`` x ``H`` rectangle: a chain along every
     row toward the last column, then a chain up the last column to PE (W-1, 0)."""
     t0 = time.perf_counter()
@@ -93,8 +94,7 @@ def chain_reduce_2d(W: int, H: int, B: int, *, arch: Any = "wse2", seed: int = 0
     for y in range(H):
         col_out = COL_COLORS[y % 2] if y > 0 else None
         col_in = COL_COLORS[(y + 1) % 2] if y < H - 1 else None
-        lay.set_tile_code(x, y, chain_program, B=B, row_in=row_in, col_in=col_in,
-                          col_out=col_out)
+        lay.set_tile_code(x, y, chain_program, B=B, row_in=row_in, col_in=col_in, col_out=col_out)
         if col_out is not None:
             lay.set_route(x, y, col_out, rx="RAMP", tx="NORTH")
         if col_in is not None:
@@ -121,8 +121,17 @@ def chain_reduce_2d(W: int, H: int, B: int, *, arch: Any = "wse2", seed: int = 0
         model = B + stage * (H - 1)
     else:  # rows, then the column once every row is done (the two phases do not overlap)
         model = 2 * B + stage * (W - 1) + stage * (H - 1)
-    return Workload(lay.name, W, H, compiled, load, check, model_cycles=model, build_s=build_s,
-                    params={"W": W, "H": H, "B": B})
+    return Workload(
+        lay.name,
+        W,
+        H,
+        compiled,
+        load,
+        check,
+        model_cycles=model,
+        build_s=build_s,
+        params={"W": W, "H": H, "B": B},
+    )
 
 
 def chain_reduce_1d(P: int, B: int, **kw: Any) -> Workload:
@@ -171,9 +180,24 @@ def broadcast_1d(P: int, B: int, *, arch: Any = "wse2", seed: int = 0) -> Worklo
     def check(eng: Engine) -> Check:
         got = read_region(eng, "a", 0, 0, P, 1)[0]
         err = float(np.abs(got - data[None]).max())
-        return Check(bool(np.array_equal(got.view(np.uint32), np.broadcast_to(
-            data.view(np.uint32), got.shape))), err)
+        return Check(
+            bool(
+                np.array_equal(
+                    got.view(np.uint32), np.broadcast_to(data.view(np.uint32), got.shape)
+                )
+            ),
+            err,
+        )
 
     ramp = compiled.arch.timing.ramp_latency_cycles
-    return Workload(lay.name, P, 1, compiled, load, check, model_cycles=B + P + 2 * ramp,
-                    build_s=build_s, params={"P": P, "B": B})
+    return Workload(
+        lay.name,
+        P,
+        1,
+        compiled,
+        load,
+        check,
+        model_cycles=B + P + 2 * ramp,
+        build_s=build_s,
+        params={"P": P, "B": B},
+    )

@@ -77,8 +77,18 @@ def gemv(M: int, N: int, W: int, H: int, *, arch: Any = "wse2", seed: int = 0) -
         for role, y0, h in (("src", 0, 1), ("dst", 1, H - 1)):
             if h <= 0:
                 continue
-            lay.set_region_code(i, y0, 1, h, gemv_program, mb=mb, nb=nb,
-                                x_role=role if H > 1 else None, row_in=row_in, row_out=row_out)
+            lay.set_region_code(
+                i,
+                y0,
+                1,
+                h,
+                gemv_program,
+                mb=mb,
+                nb=nb,
+                x_role=role if H > 1 else None,
+                row_in=row_in,
+                row_out=row_out,
+            )
         if row_out is not None:
             lay.set_region_route(i, 0, 1, H, row_out, rx="RAMP", tx="EAST")
         if row_in is not None:
@@ -112,5 +122,14 @@ def gemv(M: int, N: int, W: int, H: int, *, arch: Any = "wse2", seed: int = 0) -
             detail["bit_exact"] = bool(np.array_equal(got.view(np.uint32), hw.view(np.uint32)))
         return Check(ok, err, detail)
 
-    return Workload(lay.name, W, H, compiled, load, check, flops=2.0 * M * N, build_s=build_s,
-                    params={"M": M, "N": N, "W": W, "H": H})
+    return Workload(
+        lay.name,
+        W,
+        H,
+        compiled,
+        load,
+        check,
+        flops=2.0 * M * N,
+        build_s=build_s,
+        params={"M": M, "N": N, "W": W, "H": H},
+    )

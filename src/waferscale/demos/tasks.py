@@ -79,5 +79,14 @@ def tasks_flood(W: int, H: int, n: int, *, arch: Any = "wse2", seed: int = 0) ->
         err = float(np.abs(acc[..., 0].astype(np.int64) - expect.astype(np.int64)).max())
         return Check(ok, err, {"tasks_expected": W * H * (n + 1)})
 
-    return Workload(lay.name, W, H, compiled, load, check, model_cycles=None, build_s=build_s,
-                    params={"W": W, "H": H, "n": n})
+    return Workload(
+        lay.name,
+        W,
+        H,
+        compiled,
+        load,
+        check,
+        model_cycles=None,
+        build_s=build_s,
+        params={"W": W, "H": H, "n": n},
+    )

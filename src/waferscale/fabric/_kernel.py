@@ -102,7 +102,8 @@ NEVER = np.int64(1) << np.int64(62)
 
 # params[] layout (filled by FabricState.params()).
 P_HOP, P_RAMP, P_RCAP, P_ICAP, P_OCAP, P_WATCHDOG, P_COLORS, P_WORK_MAX = 0, 1, 2, 3, 4, 5, 6, 7
-N_PARAMS = 8
+P_TURN = 8
+N_PARAMS = 9
 
 # clock[] layout.
 C_NOW, C_LAST_PROGRESS, C_STALL_SINCE = 0, 1, 2
@@ -136,6 +137,47 @@ def _ctz(low):
 def _wrap(i, cap):
     """``i % cap`` for ``0 <= i < 2 * cap`` without a division."""
     return i - cap if i >= cap else i
+
+
+@nb.njit(**_INLINE)
+def _switch_command(
+    p, c, payload, sw_pop, route_pos, sw_npos, sw_ring, torn, t_active, act_c, act_c_n, in_c
+):  # fmt: skip
+    """Apply a control wavelet's switch command to PE ``p``'s router for color ``c``; return
+    the payload it forwards (its command slots shifted when the router pops)."""
+    out = payload
+    mode = sw_pop[c, p]
+    if mode == POP_NONE:
+        cmd = (payload >> CTRL_OPCODE_SHIFT) & 3
+    else:
+        cmd = payload & 3
+        if mode == POP_ALWAYS or cmd == SW_ADVANCE:
+            out = (payload & np.uint32(0xFFFF0000)) | ((payload & 0xFFFF) >> 2)
+    pos = route_pos[c, p]
+    if cmd == SW_ADVANCE:
+        nxt = pos + 1
+        if nxt >= sw_npos[c, p]:
+            nxt = 0 if sw_ring[c, p] != 0 else pos
+        route_pos[c, p] = nxt
+    elif cmd == SW_RESET:
+        route_pos[c, p] = 0
+    elif cmd == SW_TEARDOWN:
+        torn[p] |= np.int64(1) << c
+        t_active[p] |= np.int64(1) << TEARDOWN_TASK_ID
+        _list_add(act_c, act_c_n, in_c, p)
+    return out
+
+
+@nb.njit(**_INLINE)
+def _compact_tail(lst, n_now, n_start, w):
+    """After a pass that kept ``w`` of its first ``n_start`` entries (compacted to the front),
+    move the entries appended during the pass down behind them. Entries appended during a pass
+    are visited from the next cycle on, so the list never holds more than twice its distinct
+    members (capacity 2x)."""
+    tail = n_now - n_start
+    for k in range(tail):
+        lst[w + k] = lst[n_start + k]
+    return w + tail
 
 
 @nb.njit(**_INLINE)
@@ -204,6 +246,7 @@ def run_cycles(
     r_data,
     r_ctrl,
     r_ready,
+    r_from,
     r_head,
     r_count,
     r_mask,
@@ -268,6 +311,7 @@ def run_cycles(
     watchdog = params[P_WATCHDOG]
     ncol = params[P_COLORS]
     work_max = params[P_WORK_MAX]
+    turn = params[P_TURN]
     t = clock[C_NOW]
     last_progress = clock[C_LAST_PROGRESS]
     work_n[0] = 0
@@ -309,7 +353,8 @@ def run_cycles(
         # ---- 2. vector ops streaming through queues and FIFOs --------------------------------
         w = 0
         i = 0
-        while i < act_o_n[0]:
+        n_start = act_o_n[0]
+        while i < n_start:
             o = act_o[i]
             i += 1
             stats[S_OP_VISITS] += 1
@@ -514,12 +559,13 @@ def run_cycles(
                 work_n[0] = n + 1
             op_free[op_free_n[0]] = o
             op_free_n[0] += 1
-        act_o_n[0] = w
+        act_o_n[0] = _compact_tail(act_o, act_o_n[0], n_start, w)
 
         # ---- 3. routers ------------------------------------------------------------------------
         w = 0
         i = 0
-        while i < act_r_n[0]:
+        n_start = act_r_n[0]
+        while i < n_start:
             p = act_r[i]
             i += 1
             stats[S_ROUTER_VISITS] += 1
@@ -555,6 +601,7 @@ def run_cycles(
                         continue
                     payload = r_data[c, p, h]
                     ctrl = r_ctrl[c, p, h]
+                    came_from = r_from[c, p, h]
                     filtered = (filt_mask[p] >> c) & 1
                     if (tx >> RAMP) & 1:
                         if ctrl != 0:
@@ -570,6 +617,11 @@ def run_cycles(
                                 r_mask[p] &= ~(np.int64(1) << c)
                             if filtered:
                                 _filter_count(filt, p, c, ctrl)
+                            if ctrl != 0:
+                                _switch_command(
+                                    p, c, payload, sw_pop, route_pos, sw_npos, sw_ring, torn,
+                                    t_active, act_c, act_c_n, in_c,
+                                )  # fmt: skip
                             progress = True
                             continue
                     if (tx & used) != 0:
@@ -609,15 +661,12 @@ def run_cycles(
                     if filtered:
                         _filter_count(filt, p, c, ctrl)
                     out = payload
-                    cmd = 0
                     if ctrl != 0:
-                        mode = sw_pop[c, p]
-                        if mode == POP_NONE:
-                            cmd = (payload >> CTRL_OPCODE_SHIFT) & 3
-                        else:
-                            cmd = payload & 3
-                            if mode == POP_ALWAYS or cmd == SW_ADVANCE:
-                                out = (payload & np.uint32(0xFFFF0000)) | ((payload & 0xFFFF) >> 2)
+                        # The copies go where the switch pointed before the command.
+                        out = _switch_command(
+                            p, c, payload, sw_pop, route_pos, sw_npos, sw_ring, torn, t_active,
+                            act_c, act_c_n, in_c,
+                        )  # fmt: skip
                     pm = tx
                     while pm != 0:
                         bit = pm & (-pm)
@@ -645,23 +694,17 @@ def run_cycles(
                             idx = _wrap(r_head[oc, q] + r_count[oc, q], rcap)
                             r_data[oc, q, idx] = out
                             r_ctrl[oc, q, idx] = ctrl
-                            r_ready[oc, q, idx] = t + hop
+                            # A wavelet that turns (leaves other than straight on) pays the penalty.
+                            if came_from < RAMP and port != (came_from ^ 1):
+                                r_ready[oc, q, idx] = t + hop + turn
+                            else:
+                                r_ready[oc, q, idx] = t + hop
+                            r_from[oc, q, idx] = port ^ 1
                             r_count[oc, q] += 1
                             r_mask[q] |= np.int64(1) << oc
                             stats[S_HOPS] += 1
                             link_out[p, port] += 1
                             _list_add(act_r, act_r_n, in_r, q)
-                    if cmd == SW_ADVANCE:
-                        nxt = pos + 1
-                        if nxt >= sw_npos[c, p]:
-                            nxt = 0 if sw_ring[c, p] != 0 else pos
-                        route_pos[c, p] = nxt
-                    elif cmd == SW_RESET:
-                        route_pos[c, p] = 0
-                    elif cmd == SW_TEARDOWN:
-                        torn[p] |= np.int64(1) << c
-                        t_active[p] |= np.int64(1) << TEARDOWN_TASK_ID
-                        _list_add(act_c, act_c_n, in_c, p)
                 if first_grant >= 0:
                     rr[p] = first_grant + 1 if first_grant + 1 < ncol else 0
             # ramp-up: one wavelet per cycle from the CE's output queues into the router
@@ -694,6 +737,7 @@ def run_cycles(
                     r_data[c, p, idx] = o_data[c, p, h]
                     r_ctrl[c, p, idx] = o_ctrl[c, p, h]
                     r_ready[c, p, idx] = t + ramp
+                    r_from[c, p, idx] = RAMP
                     r_count[c, p] += 1
                     r_mask[p] |= np.int64(1) << c
                     o_head[c, p] = _wrap(h + 1, ocap)
@@ -711,7 +755,7 @@ def run_cycles(
                 w += 1
             else:
                 in_r[p] = 0
-        act_r_n[0] = w
+        act_r_n[0] = _compact_tail(act_r, act_r_n[0], n_start, w)
 
         # ---- 4. host drains (memcpy streaming d2h) ---------------------------------------------
         for k in range(drn.shape[0]):
@@ -743,7 +787,8 @@ def run_cycles(
         # ---- 5. task picker ----------------------------------------------------------------------
         w = 0
         i = 0
-        while i < act_c_n[0]:
+        n_start = act_c_n[0]
+        while i < n_start:
             p = act_c[i]
             i += 1
             future = NEVER
@@ -763,12 +808,16 @@ def run_cycles(
                                 future = i_ready[c, p, h]
                             break
                         pl = np.int64(i_data[c, p, h])
+                        ctid = (pl >> CTRL_TASK_SHIFT) & 31
+                        if ctid != CTRL_NO_TASK and (t_active[p] >> ctid) & 1:
+                            # Its task still has an earlier activation to run: leave this one
+                            # queued so each control wavelet starts one run with its own data.
+                            break
                         i_head[c, p] = _wrap(h + 1, icap)
                         i_count[c, p] -= 1
                         if i_count[c, p] == 0:
                             i_mask[p] &= ~(np.int64(1) << c)
                         i_nctrl[p] -= 1
-                        ctid = (pl >> CTRL_TASK_SHIFT) & 31
                         if ctid != CTRL_NO_TASK:
                             t_active[p] |= np.int64(1) << ctid
                             ctrl_data[p, ctid] = pl & 0xFFFF
@@ -847,7 +896,7 @@ def run_cycles(
             stats[S_TASKS] += 1
             progress = True
             in_c[p] = 0
-        act_c_n[0] = w
+        act_c_n[0] = _compact_tail(act_c, act_c_n[0], n_start, w)
 
         # ---- end of cycle ----------------------------------------------------------------------
         if progress:
@@ -868,15 +917,16 @@ def run_cycles(
         if progress:
             t += 1
             continue
-        if next_time < NEVER and next_time > t + 1:
-            # Nothing moves before next_time: skip the idle cycles.
-            if next_time - last_progress > watchdog:
-                next_time = last_progress + watchdog
-            t = next_time if next_time < t_limit else t_limit
-        elif next_time == NEVER:
-            # Everything pending is blocked and nothing is in flight: the state can never
-            # change again, so the watchdog would fire; go straight there.
+        if next_time == NEVER:
+            # Everything pending is blocked and nothing is in flight or scheduled: the state
+            # can never change again. Report it as the watchdog would.
             t = max(t + 1, last_progress + watchdog)
+        elif next_time > t + 1:
+            # Nothing moves before a scheduled event (a wavelet in flight, a busy CE, an op's
+            # start): waiting for it is not a stall. Skip the idle cycles.
+            t = next_time if next_time < t_limit else t_limit
+            last_progress = t - 1
+            continue
         else:
             t += 1
         if t - last_progress >= watchdog:

@@ -626,6 +626,37 @@ _ADD32 = int(ElemOp.ADD32)
 _SUB32 = int(ElemOp.SUB32)
 
 
+# NaN operands: the result is the first NaN operand in the order a, b, c, made quiet - what x86
+# and numpy give. Deciding it here, rather than leaving it to the compiled float instruction,
+# keeps it independent of how LLVM orders the operands of a commutative add or multiply.
+@njit(**_INL)
+def _nan32(x):
+    return (x & 0x7F800000) == 0x7F800000 and (x & 0x007FFFFF) != 0
+
+
+@njit(**_INL)
+def _first_nan32(a, b, c):
+    if _nan32(a):
+        return (a | 0x00400000) & 0xFFFFFFFF
+    if _nan32(b):
+        return (b | 0x00400000) & 0xFFFFFFFF
+    return (c | 0x00400000) & 0xFFFFFFFF
+
+
+@njit(**_INL)
+def _nan16(x):
+    return (x & 0x7C00) == 0x7C00 and (x & 0x03FF) != 0
+
+
+@njit(**_INL)
+def _first_nan16(a, b, c):
+    if _nan16(a):
+        return (a | 0x0200) & 0xFFFF
+    if _nan16(b):
+        return (b | 0x0200) & 0xFFFF
+    return (c | 0x0200) & 0xFFFF
+
+
 @njit(**_INL)
 def _apply(op, a, b, c, fused):
     """Core of :func:`apply_elem` on int64 words; returns an int64 word."""
@@ -634,12 +665,20 @@ def _apply(op, a, b, c, fused):
     elif op == _MOV32:
         return a
     elif op == _FADDS:
+        if _nan32(a) or _nan32(b):
+            return _first_nan32(a, b, b)
         return f32_as_bits(bits_as_f32(a) + bits_as_f32(b))
     elif op == _FSUBS:
+        if _nan32(a) or _nan32(b):
+            return _first_nan32(a, b, b)
         return f32_as_bits(bits_as_f32(a) - bits_as_f32(b))
     elif op == _FMULS:
+        if _nan32(a) or _nan32(b):
+            return _first_nan32(a, b, b)
         return f32_as_bits(bits_as_f32(a) * bits_as_f32(b))
     elif op == _FMACS:
+        if _nan32(a) or _nan32(b) or _nan32(c):
+            return _first_nan32(a, b, c)
         fa = bits_as_f32(a)
         fb = bits_as_f32(b)
         fc = bits_as_f32(c)
@@ -659,12 +698,20 @@ def _apply(op, a, b, c, fused):
             return a
         return b
     elif op == _FADDH:
+        if _nan16(a) or _nan16(b):
+            return _first_nan16(a, b, b)
         return _f2h(_h2f(a) + _h2f(b))
     elif op == _FSUBH:
+        if _nan16(a) or _nan16(b):
+            return _first_nan16(a, b, b)
         return _f2h(_h2f(a) - _h2f(b))
     elif op == _FMULH:
+        if _nan16(a) or _nan16(b):
+            return _first_nan16(a, b, b)
         return _f2h(_h2f(a) * _h2f(b))
     elif op == _FMACH:
+        if _nan16(a) or _nan16(b) or _nan16(c):
+            return _first_nan16(a, b, c)
         if fused:
             s = _fma_f64_round_to_odd(np.float64(_h2f(a)), np.float64(_h2f(b)), np.float64(_h2f(c)))
             return _f64b_to_f16b(f64_as_bits(s))

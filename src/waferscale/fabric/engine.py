@@ -366,7 +366,11 @@ class Engine:
         if code == EXIT_STALL:
             raise StallError(stall_report(self, "watchdog"))
         if code == EXIT_QUIET:
-            if until is not None and not until():
+            # The fabric is quiet; the CEs may still be busy with their last tasks' work.
+            s = self.state
+            s.clock[0] = max(self.now, int(s.ce_busy.max(initial=0)))
+            if self._parked or (until is not None and not until()):
+                # A task suspended in a synchronous op can never resume now.
                 raise StallError(stall_report(self, "quiet"))
             return RunResult("quiet", self.now, wall, self.stats())
         return RunResult("limit", self.now, wall, self.stats())

@@ -431,6 +431,17 @@ class PE:
             raise OpError(f"{self}: {name} has no vector operand")
         if len(fabin_colors) != len(set(fabin_colors)):
             raise OpError(f"{self}: {name} reads color {fabin_colors[0]} twice in one op")
+        if arch.pe.explicit_microthreads:
+            if len(fabin_colors) > 1:
+                raise OpError(
+                    f"{self}: {name} has {len(fabin_colors)} fabric inputs; on {arch.name} an op "
+                    "takes at most one (WSE-3 rule): receive one operand into memory first"
+                )
+            if async_ and streaming and microthread is None:
+                raise OpError(
+                    f"{self}: async {name} on {arch.name} needs an explicit microthread id "
+                    f"(WSE-3 rule): pass microthread=0..{arch.pe.microthreads - 1}"
+                )
         scalar_bits = 0 if scalar is None else self._scalar_bits(scalar, info.src1_dtype)
         fused = arch.numerics.fused_multiply_add
         if not streaming:

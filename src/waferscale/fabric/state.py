@@ -21,6 +21,7 @@ from ._kernel import (
     P_OCAP,
     P_RAMP,
     P_RCAP,
+    P_TURN,
     P_WATCHDOG,
     P_WORK_MAX,
 )
@@ -51,7 +52,7 @@ def capacities(arch) -> Capacities:
     hop = max(1, t.hop_latency_cycles)
     ramp = max(1, t.ramp_latency_cycles)
     return Capacities(
-        router=arch.router.buffer_depth + max(hop, ramp),
+        router=arch.router.buffer_depth + max(hop + t.turn_penalty_cycles, ramp),
         input_queue=arch.pe.input_queue_depth + ramp,
         output_queue=arch.pe.output_queue_depth + 1,
     )
@@ -98,6 +99,7 @@ class FabricState:
         self.r_data = self._per_color('zeros', (caps.router,), np.uint32)
         self.r_ctrl = self._per_color('zeros', (caps.router,), np.uint8)
         self.r_ready = self._per_color('zeros', (caps.router,), np.int64)
+        self.r_from = self._per_color('zeros', (caps.router,), np.uint8)  # arrival port
         self.r_head = self._per_color('zeros', (), np.int64)
         self.r_count = self._per_color('zeros', (), np.int64)
         self.r_mask = z(n, np.int64)
@@ -139,13 +141,14 @@ class FabricState:
         self.mem32 = z(max(1, memory_words), np.uint32)
         self.mem16 = self.mem32.view(np.uint16)
 
-        self.act_r = z(n, np.int64)
+        # Active lists: capacity 2x (see _kernel._compact_tail).
+        self.act_r = z(2 * n, np.int64)
         self.act_r_n = z(1, np.int64)
         self.in_r = z(n, np.uint8)
-        self.act_o = z(1024, np.int64)
+        self.act_o = z(2 * 1024, np.int64)
         self.act_o_n = z(1, np.int64)
         self.in_o = z(1024, np.uint8)
-        self.act_c = z(n, np.int64)
+        self.act_c = z(2 * n, np.int64)
         self.act_c_n = z(1, np.int64)
         self.in_c = z(n, np.uint8)
 
@@ -170,6 +173,7 @@ class FabricState:
         self.params[P_WATCHDOG] = t.watchdog_cycles
         self.params[P_COLORS] = nc
         self.params[P_WORK_MAX] = work_max
+        self.params[P_TURN] = t.turn_penalty_cycles
         self.clock = z(3, np.int64)
 
     def _per_color(self, kind: str, extra: tuple, *args) -> np.ndarray:
@@ -207,6 +211,7 @@ class FabricState:
             self.r_data,
             self.r_ctrl,
             self.r_ready,
+            self.r_from,
             self.r_head,
             self.r_count,
             self.r_mask,
@@ -281,8 +286,8 @@ class FabricState:
         free[: new - old] = np.arange(new - 1, old - 1, -1)
         self.op_free = free
         self.op_free_n[0] = new - old
-        act = np.zeros(new, np.int64)
-        act[:old] = self.act_o
+        act = np.zeros(2 * new, np.int64)
+        act[: len(self.act_o)] = self.act_o
         self.act_o = act
         in_o = np.zeros(new, np.uint8)
         in_o[:old] = self.in_o

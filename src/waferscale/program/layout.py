@@ -327,7 +327,7 @@ class Layout:
                 f"  {s.name:<20} {s.dtype.name:>4} x {s.length:<8} {s.nbytes:>8} B"
                 for s in sorted(code.symbols.values(), key=lambda s: -s.nbytes)
             )
-            where = np.argwhere(self.code_index == self._assignments.index(a))
+            where = np.argwhere(self.code_index == next(i for i, x in enumerate(self._assignments) if x is a))
             y0, x0 = (int(v) for v in where[0])
             raise LayoutError(
                 f"program {code.program!r} on PE ({x0}, {y0}) needs {code.memory_bytes} B of "
@@ -335,7 +335,7 @@ class Layout:
                 f"{pe.runtime_reserved_bytes} B runtime reserve). What uses it:\n{rows}\n"
                 "Shrink the arrays or spread the data over more PEs."
             )
-        check_program_rules(self, self._assignments.index(a))
+        check_program_rules(self, a)
         for tid, decl in code.tasks.items():
             if decl.kind == "teardown":
                 continue
