@@ -46,3 +46,19 @@ def test_docs_index_links():
     text = (ROOT / "docs" / "index.md").read_text()
     for page in ("arch.md", "engine.md", "programming.md", "0001-arch-spec-pydantic.md"):
         assert page in text
+
+
+def test_readme_tour_runs(tmp_path, monkeypatch):
+    """The Python tour in the README is a working program (it checks itself against numpy)."""
+    text = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
+    tour = next(b for b in blocks if "SdkRuntime" in b)
+    monkeypatch.chdir(tmp_path)
+    exec(compile(tour, "README.md", "exec"), {"__name__": "readme_tour"})
+    assert (tmp_path / "out" / "gemv" / "out.json").exists()
+
+
+def test_docs_index_links_exist():
+    text = (ROOT / "docs" / "index.md").read_text()
+    for target in re.findall(r"\]\(([^)#]+)\)", text):
+        assert (ROOT / "docs" / target).exists(), f"docs/index.md links a missing page: {target}"
