@@ -138,9 +138,19 @@ def read_cycles(runner: Any, width: int, height: int, x: int = 0, y: int = 0) ->
     from ..runtime import MemcpyDataType, MemcpyOrder
 
     buf = np.zeros(width * height * 4, np.uint32)
-    runner.memcpy_d2h(buf, runner.get_id(TS), x, y, width, height, 4, streaming=False,
-                      data_type=MemcpyDataType.MEMCPY_32BIT, order=MemcpyOrder.ROW_MAJOR,
-                      nonblock=False)
+    runner.memcpy_d2h(
+        buf,
+        runner.get_id(TS),
+        x,
+        y,
+        width,
+        height,
+        4,
+        streaming=False,
+        data_type=MemcpyDataType.MEMCPY_32BIT,
+        order=MemcpyOrder.ROW_MAJOR,
+        nonblock=False,
+    )
     w = buf.reshape(-1, 4).astype(np.int64)
     start = w[:, 0] | (w[:, 1] << 32)
     end = w[:, 2] | (w[:, 3] << 32)
@@ -241,14 +251,16 @@ class Kernel:
             g = self.fixed_grid or self.default_grid
         W, H = g
         pc, pr = full_grid(arch)
-        if W > pc or H > pr:
+        if pc < W or pr < H:
             raise KernelError(
                 f"{self.name}: grid {W}x{H} does not fit the program rectangle of {arch.name} "
                 f"({pc}x{pr})"
             )
         if self.fixed_grid is not None and g != self.fixed_grid:
-            raise KernelError(f"{self.name} runs on a {self.fixed_grid[0]}x{self.fixed_grid[1]} "
-                              f"grid only, got {W}x{H}")
+            raise KernelError(
+                f"{self.name} runs on a {self.fixed_grid[0]}x{self.fixed_grid[1]} "
+                f"grid only, got {W}x{H}"
+            )
         return W, H
 
     def size_of(self, size: Any) -> dict[str, int]:
@@ -301,17 +313,30 @@ class Kernel:
     def validate(self, arch: ArchSpec, grid: tuple[int, int], size: dict[str, int]) -> None:
         """Refuse a combination the kernel cannot run or model (override)."""
 
+    def pe_memory_bytes(self, grid: tuple[int, int], size: dict[str, int]) -> int:
+        """Bytes of PE memory the largest program declares (override; 0: not checked)."""
+        return 0
+
     def _args(self, arch, grid, size):
         spec = resolve_arch(arch)
         g = self.grid_of(spec, grid)
         s = self.size_of(size)
         self.validate(spec, g, s)
+        need = int(self.pe_memory_bytes(g, s))
+        have = spec.pe.sram_bytes - spec.pe.runtime_reserved_bytes
+        if need > have:
+            raise KernelError(
+                f"{self.name}: a {g[0]}x{g[1]} grid with "
+                f"{', '.join(f'{k}={v}' for k, v in s.items())} needs {need} B per PE, "
+                f"{spec.name} leaves {have} B: use a larger grid or a smaller size"
+            )
         return spec, g, s
 
     # -- the two faces ----------------------------------------------------------------------
 
-    def run(self, arch: ArchSpec | str = "wse2", grid: Any = None, size: Any = None,
-            seed: int = 0) -> KernelResult:
+    def run(
+        self, arch: ArchSpec | str = "wse2", grid: Any = None, size: Any = None, seed: int = 0
+    ) -> KernelResult:
         """Run on the simulator, check against numpy, time it (SDK convention) and compare with
         the model."""
         spec, g, s = self._args(arch, grid, size)
@@ -349,28 +374,37 @@ class Kernel:
         spec, g, s = self._args(arch, grid, size)
         return int(self.model_cycles(spec, g, s))
 
-    def estimate(self, arch: ArchSpec | str = "wse2", grid: Any = None,
-                 size: Any = None) -> dict[str, Any]:
+    def estimate(
+        self, arch: ArchSpec | str = "wse2", grid: Any = None, size: Any = None
+    ) -> dict[str, Any]:
         """The model's prediction with its derived figures (time, FLOP/s, bytes/s)."""
         spec, g, s = self._args(arch, grid, size)
         cycles = int(self.model_cycles(spec, g, s))
         t = cycles / float(spec.clock_hz)
         flops, nbytes = float(self.flops(g, s)), float(self.bytes(g, s))
         return {
-            "kernel": self.name, "arch": spec.name, "grid": list(g), "size": s,
-            "model_cycles": cycles, "time_s": t, "flops": flops,
-            "flops_per_s": flops / t if t > 0 else 0.0, "bytes": nbytes,
+            "kernel": self.name,
+            "arch": spec.name,
+            "grid": list(g),
+            "size": s,
+            "model_cycles": cycles,
+            "time_s": t,
+            "flops": flops,
+            "flops_per_s": flops / t if t > 0 else 0.0,
+            "bytes": nbytes,
             "bytes_per_s": nbytes / t if t > 0 else 0.0,
         }
 
     # -- to implement -----------------------------------------------------------------------
 
-    def simulate(self, arch: ArchSpec, grid: tuple[int, int], size: dict[str, int],
-                 seed: int) -> Outcome:  # pragma: no cover - abstract
+    def simulate(
+        self, arch: ArchSpec, grid: tuple[int, int], size: dict[str, int], seed: int
+    ) -> Outcome:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def model_cycles(self, arch: ArchSpec, grid: tuple[int, int],
-                     size: dict[str, int]) -> int:  # pragma: no cover - abstract
+    def model_cycles(
+        self, arch: ArchSpec, grid: tuple[int, int], size: dict[str, int]
+    ) -> int:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def flops(self, grid: tuple[int, int], size: dict[str, int]) -> float:
@@ -416,16 +450,18 @@ def vector_cycles(arch: ArchSpec, length: int, dtype: str = "f32") -> int:
     """Cycles of one memory-only vector op over ``length`` elements (engine timing:
     ``op_startup_cycles + ceil(length / simd_width)``)."""
     pe = arch.pe
-    simd = {"f32": pe.simd_width_f32, "f16": pe.simd_width_f16, "i16": pe.simd_width_i16,
-            "u16": pe.simd_width_i16, "i32": pe.simd_width_f32,
-            "u32": pe.simd_width_f32}[dtype]
+    simd = {
+        "f32": pe.simd_width_f32,
+        "f16": pe.simd_width_f16,
+        "i16": pe.simd_width_i16,
+        "u16": pe.simd_width_i16,
+        "i32": pe.simd_width_f32,
+        "u32": pe.simd_width_f32,
+    }[dtype]
     return int(arch.timing.op_startup_cycles) + math.ceil(length / simd)
 
 
-RuntimeFactory = Callable[..., Any]
-
-
-# -- host-side helpers (thin wrappers over SdkRuntime, vendor argument order) -----------------------
+# -- host-side helpers (thin wrappers over SdkRuntime, vendor argument order) --------------------
 
 
 def open_runtime(compiled: Any, **kwargs: Any) -> Any:
@@ -434,27 +470,13 @@ def open_runtime(compiled: Any, **kwargs: Any) -> Any:
 
     runner = SdkRuntime(compiled, **kwargs)
     runner.load()
-    _widen_router_list(runner.engine)
     runner.run()
     return runner
 
 
-def _widen_router_list(engine: Any) -> None:
-    """Temporary guard for a known engine bug (scratch/repro_act_r_overflow.py): the kernel's
-    active-router list holds one entry per PE, but a router dropped from it earlier in a cycle
-    can be appended again in the same cycle, so traffic flowing both ways (neighbour
-    exchanges) writes past its end. Re-appended routers only hold wavelets not ready before the
-    next cycle, so 2n entries suffice. Remove once the engine sizes the list itself."""
-    s = engine.state
-    n = engine.width * engine.height
-    if s.act_r.shape[0] < 2 * n + 8:
-        wider = np.zeros(2 * n + 8, s.act_r.dtype)
-        wider[: s.act_r.shape[0]] = s.act_r
-        s.act_r = wider
-
-
-def h2d(runner: Any, name: str, values: np.ndarray, x: int, y: int, w: int, h: int,
-        **kwargs: Any) -> Any:
+def h2d(
+    runner: Any, name: str, values: np.ndarray, x: int, y: int, w: int, h: int, **kwargs: Any
+) -> Any:
     """Copy-mode ``memcpy_h2d`` of ``values`` (shape (h, w, n) or flat) into symbol ``name``
     of the region; 16-bit symbols travel as MEMCPY_16BIT."""
     from ..runtime import MemcpyDataType, MemcpyOrder
@@ -463,13 +485,25 @@ def h2d(runner: Any, name: str, values: np.ndarray, x: int, y: int, w: int, h: i
     n = arr.size // (w * h)
     wide = arr.dtype.itemsize == 4
     dt = MemcpyDataType.MEMCPY_32BIT if wide else MemcpyDataType.MEMCPY_16BIT
-    return runner.memcpy_h2d(runner.get_id(name), arr.reshape(-1), x, y, w, h, n,
-                             streaming=False, data_type=dt, order=MemcpyOrder.ROW_MAJOR,
-                             nonblock=False, **kwargs)
+    return runner.memcpy_h2d(
+        runner.get_id(name),
+        arr.reshape(-1),
+        x,
+        y,
+        w,
+        h,
+        n,
+        streaming=False,
+        data_type=dt,
+        order=MemcpyOrder.ROW_MAJOR,
+        nonblock=False,
+        **kwargs,
+    )
 
 
-def d2h(runner: Any, name: str, x: int, y: int, w: int, h: int, n: int,
-        dtype: Any = np.float32) -> np.ndarray:
+def d2h(
+    runner: Any, name: str, x: int, y: int, w: int, h: int, n: int, dtype: Any = np.float32
+) -> np.ndarray:
     """Copy-mode ``memcpy_d2h`` of ``n`` elements of symbol ``name`` per PE of the region;
     returns shape (h, w, n)."""
     from ..runtime import MemcpyDataType, MemcpyOrder
@@ -481,15 +515,27 @@ def d2h(runner: Any, name: str, x: int, y: int, w: int, h: int, n: int,
     else:  # 16-bit data come back one per 32-bit word
         buf = np.zeros(h * w * n, np.uint32)
         mdt = MemcpyDataType.MEMCPY_16BIT
-    runner.memcpy_d2h(buf, runner.get_id(name), x, y, w, h, n, streaming=False, data_type=mdt,
-                      order=MemcpyOrder.ROW_MAJOR, nonblock=False)
+    runner.memcpy_d2h(
+        buf,
+        runner.get_id(name),
+        x,
+        y,
+        w,
+        h,
+        n,
+        streaming=False,
+        data_type=mdt,
+        order=MemcpyOrder.ROW_MAJOR,
+        nonblock=False,
+    )
     if dt.itemsize != 4:
         buf = (buf & 0xFFFF).astype(np.uint16).view(dt)
     return buf.reshape(h, w, n)
 
 
-def allclose_check(got: np.ndarray, ref: np.ndarray, *, rtol: float = 0.0,
-                   atol: float = 0.0) -> tuple[bool, float]:
+def allclose_check(
+    got: np.ndarray, ref: np.ndarray, *, rtol: float = 0.0, atol: float = 0.0
+) -> tuple[bool, float]:
     """(np.allclose(got, ref, rtol, atol), max |got - ref|) with ``ref`` in float64."""
     g = np.asarray(got, np.float64)
     r = np.asarray(ref, np.float64)
@@ -502,8 +548,9 @@ def binds_to_queue(arch: ArchSpec) -> bool:
     return arch.pe.data_tasks_bind_to == "queue"
 
 
-def bind_data(c: Any, fn: Callable[..., Any], color: int, *, queue: int, by_queue: bool,
-              **kwargs: Any) -> None:
+def bind_data(
+    c: Any, fn: Callable[..., Any], color: int, *, queue: int, by_queue: bool, **kwargs: Any
+) -> None:
     """Bind data task ``fn`` to ``color``: directly (WSE-1/2: the task id is the color) or
     through input queue ``queue`` declared for the color (WSE-3)."""
     if by_queue:

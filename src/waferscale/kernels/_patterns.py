@@ -62,8 +62,9 @@ def column_flood_routes(lay: Any, W: int, H: int, color: int) -> None:
     lay.set_region_route(0, H - 1, W, 1, color, rx="NORTH", tx="RAMP")
 
 
-def chain_step(pe: Any, op: str, mem: Any, length: int, cin: int | None, cout: int | None,
-               dtype: str = "f32") -> None:
+def chain_step(
+    pe: Any, op: str, mem: Any, length: int, cin: int | None, cout: int | None, dtype: str = "f32"
+) -> None:
     """One PE's part of a chain combining with ``op`` (a two-operand builtin name such as
     'fadds', 'fmaxs', 'faddh'): first PE sends ``mem``; middle PEs send ``incoming op mem``;
     the last stores ``incoming op mem`` into ``mem``."""
@@ -81,8 +82,14 @@ def chain_step(pe: Any, op: str, mem: Any, length: int, cin: int | None, cout: i
 # -- neighbour exchange -------------------------------------------------------------------------
 
 EXCHANGE_COLORS = {
-    ("east", 0): 8, ("east", 1): 9, ("west", 0): 10, ("west", 1): 11,
-    ("south", 0): 12, ("south", 1): 13, ("north", 0): 14, ("north", 1): 15,
+    ("east", 0): 8,
+    ("east", 1): 9,
+    ("west", 0): 10,
+    ("west", 1): 11,
+    ("south", 0): 12,
+    ("south", 1): 13,
+    ("north", 0): 14,
+    ("north", 1): 15,
 }
 
 

@@ -90,8 +90,9 @@ def build_layout(arch, W: int, H: int, generations: int) -> Layout:
     lay = Layout(W, H, arch=arch, name=f"game_of_life_{W}x{H}")
     for j in range(H):
         for i in range(W):
-            lay.set_tile_code(i, j, life_program, generations=generations,
-                              plan=exchange_plan(i, j, W, H))
+            lay.set_tile_code(
+                i, j, life_program, generations=generations, plan=exchange_plan(i, j, W, H)
+            )
     exchange_routes(lay, W, H)
     return lay
 
@@ -101,8 +102,12 @@ def life_reference(board: np.ndarray, generations: int) -> np.ndarray:
     b = board.astype(np.int64)
     for _ in range(generations):
         p = np.pad(b, 1)
-        n = sum(p[1 + dy:1 + dy + b.shape[0], 1 + dx:1 + dx + b.shape[1]]
-                for dy in (-1, 0, 1) for dx in (-1, 0, 1) if (dy, dx) != (0, 0))
+        n = sum(
+            p[1 + dy : 1 + dy + b.shape[0], 1 + dx : 1 + dx + b.shape[1]]
+            for dy in (-1, 0, 1)
+            for dx in (-1, 0, 1)
+            if (dy, dx) != (0, 0)
+        )
         b = ((n == 3) | ((b == 1) & (n == 2))).astype(np.int64)
     return b
 
@@ -147,5 +152,6 @@ class GameOfLife(Kernel):
         runner.stop()
         ref = life_reference(board, G)
         diff = int((got.astype(np.int64) != ref).sum())
-        return Outcome(diff == 0, float(diff), timing["cycles"],
-                       {"alive": int(ref.sum()), "cells_wrong": diff})
+        return Outcome(
+            diff == 0, float(diff), timing["cycles"], {"alive": int(ref.sum()), "cells_wrong": diff}
+        )

@@ -24,7 +24,6 @@ from __future__ import annotations
 import numpy as np
 
 from ..program import Layout, fabin_dsd, fabout_dsd, mem1d_dsd
-from ._patterns import chain_colors, chain_step, column_flood_routes, row_chain_routes
 from ._base import (
     Kernel,
     Outcome,
@@ -38,14 +37,16 @@ from ._base import (
     register,
     stamp,
 )
+from ._patterns import chain_colors, chain_step, column_flood_routes, row_chain_routes
 
 X_COLOR = 2
 ROW_COLORS = (0, 1)
 X_THREAD = 1  # microthread of row 0's asynchronous x send
 
 
-def gemv_program(c, *, mb: int, nb: int, x_role: str | None, row_in: int | None,
-                 row_out: int | None, first: bool) -> None:
+def gemv_program(
+    c, *, mb: int, nb: int, x_role: str | None, row_in: int | None, row_out: int | None, first: bool
+) -> None:
     """One PE of the row-broadcast GEMV. ``x_role``: 'src' (row 0, sends x down), 'dst'
     (rows 1.., receives x), None (a one-row grid)."""
     A = c.array("A", "f32", mb * nb, export=True)
@@ -80,9 +81,19 @@ def build_layout(arch, W: int, H: int, mb: int, nb: int) -> Layout:
         for role, y0, h in (("src", 0, 1), ("dst", 1, H - 1)):
             if h <= 0:
                 continue
-            lay.set_region_code(i, y0, 1, h, gemv_program, mb=mb, nb=nb,
-                                x_role=role if H > 1 else None, row_in=row_in,
-                                row_out=row_out, first=i == 0)
+            lay.set_region_code(
+                i,
+                y0,
+                1,
+                h,
+                gemv_program,
+                mb=mb,
+                nb=nb,
+                x_role=role if H > 1 else None,
+                row_in=row_in,
+                row_out=row_out,
+                first=i == 0,
+            )
     row_chain_routes(lay, W, H, ROW_COLORS)
     if H > 1:
         column_flood_routes(lay, W, H, X_COLOR)
@@ -113,13 +124,19 @@ def pe_order_reference(A: np.ndarray, x: np.ndarray, b: np.ndarray, W: int, H: i
 @register
 class Gemv(Kernel):
     name = "gemv"
-    summary = ("y = A x + b (f32): x flooded down the columns, local fmacs, partial sums "
-               "chain-reduced along the rows")
+    summary = (
+        "y = A x + b (f32): x flooded down the columns, local fmacs, partial sums "
+        "chain-reduced along the rows"
+    )
     size_names = ("M", "N")
     default_grid = (4, 3)
     default_size = {"M": 24, "N": 32}
     square_sizes = True
     check = "allclose(y, A x + b [f64], rtol=1e-5, atol=1e-5*max|y|)"
+
+    def pe_memory_bytes(self, grid, size):
+        mb, nb = blocks(size["M"], size["N"], *grid)
+        return 4 * (mb * nb + nb + 2 * mb) + 16
 
     def flops(self, grid, size):
         return 2.0 * size["M"] * size["N"] + size["M"]
@@ -175,6 +192,7 @@ class Gemv(Kernel):
         extras = {"mb": mb, "nb": nb}
         if not arch.numerics.fused_multiply_add:
             hw = pe_order_reference(Ap, xp, bp, W, H)[:M]
-            extras["bit_exact_pe_order"] = bool(np.array_equal(got.view(np.uint32),
-                                                               hw.view(np.uint32)))
+            extras["bit_exact_pe_order"] = bool(
+                np.array_equal(got.view(np.uint32), hw.view(np.uint32))
+            )
         return Outcome(ok, err, timing["cycles"], extras)

@@ -49,8 +49,16 @@ ROW_COLORS = (0, 1)
 REDUCE_TASK = 10
 
 
-def checkerboard_program(c, *, mb: int, nb: int, row_in: int | None, row_out: int | None,
-                         first: bool, by_queue: bool = False) -> None:
+def checkerboard_program(
+    c,
+    *,
+    mb: int,
+    nb: int,
+    row_in: int | None,
+    row_out: int | None,
+    first: bool,
+    by_queue: bool = False,
+) -> None:
     A = c.array("A", "f16", mb * nb, export=True)
     b = c.array("b", "f16", mb, export=True)
     y = c.array("y", "f16", mb, export=True)
@@ -105,8 +113,19 @@ def build_layout(arch, W: int, H: int, mb: int, nb: int) -> Layout:
     for i in range(W):
         row_in = ROW_COLORS[(i - 1) % 2] if i > 0 else None
         row_out = ROW_COLORS[i % 2] if i < W - 1 else None
-        lay.set_region_code(i, 0, 1, H, checkerboard_program, mb=mb, nb=nb, row_in=row_in,
-                            row_out=row_out, first=i == 0, by_queue=binds_to_queue(arch))
+        lay.set_region_code(
+            i,
+            0,
+            1,
+            H,
+            checkerboard_program,
+            mb=mb,
+            nb=nb,
+            row_in=row_in,
+            row_out=row_out,
+            first=i == 0,
+            by_queue=binds_to_queue(arch),
+        )
         if row_out is not None:
             lay.set_region_route(i, 0, 1, H, row_out, rx="RAMP", tx="EAST")
         if row_in is not None:
@@ -125,7 +144,8 @@ def pe_order_reference(A, x, b, W, H):
     part[:, 0] = b.reshape(H, mb)
     for k in range(nb):
         part = (part + (A4[:, :, :, k].transpose(0, 2, 1) * xw[None, :, k, None])).astype(
-            np.float16)
+            np.float16
+        )
     s = part[:, 0]
     for i in range(1, W):
         s = (part[:, i] + s).astype(np.float16)
@@ -135,13 +155,19 @@ def pe_order_reference(A, x, b, W, H):
 @register
 class GemvCheckerboard(Kernel):
     name = "gemv-checkerboard"
-    summary = ("y = A x + b (f16): x streamed as (value, index) wavelets to a data task, "
-               "partial sums reduced west to east on two alternating colors")
+    summary = (
+        "y = A x + b (f16): x streamed as (value, index) wavelets to a data task, "
+        "partial sums reduced west to east on two alternating colors"
+    )
     size_names = ("M", "N")
     default_grid = (4, 4)
     default_size = {"M": 32, "N": 32}
     square_sizes = True
     check = "allclose(y, A x + b [f64], atol=1e-2, rtol=0) (the vendor's f16 GEMV check)"
+
+    def pe_memory_bytes(self, grid, size):
+        mb, nb = ceil_div(size["M"], grid[1]), ceil_div(size["N"], grid[0])
+        return 2 * (mb * nb + 2 * mb) + 12 + 16 + 8
 
     def flops(self, grid, size):
         return 2.0 * size["M"] * size["N"] + size["M"]
@@ -184,12 +210,24 @@ class GemvCheckerboard(Kernel):
         h2d(runner, "b", bp.reshape(H, 1, mb), 0, 0, 1, H)
         runner.launch("init", nonblock=False)
         # (value, index) wavelets: f16 bits in the low half, the local index in the high half
-        words = (xp.view(np.uint16).astype(np.uint32).reshape(W, nb)
-                 | (np.arange(nb, dtype=np.uint32) << 16)[None, :])
+        words = (
+            xp.view(np.uint16).astype(np.uint32).reshape(W, nb)
+            | (np.arange(nb, dtype=np.uint32) << 16)[None, :]
+        )
         stream = np.ascontiguousarray(np.broadcast_to(words[None], (H, W, nb)))
-        runner.memcpy_h2d(runner.get_id("x_in"), stream.reshape(-1), 0, 0, W, H, nb,
-                          streaming=True, data_type=MemcpyDataType.MEMCPY_32BIT,
-                          order=MemcpyOrder.ROW_MAJOR, nonblock=False)
+        runner.memcpy_h2d(
+            runner.get_id("x_in"),
+            stream.reshape(-1),
+            0,
+            0,
+            W,
+            H,
+            nb,
+            streaming=True,
+            data_type=MemcpyDataType.MEMCPY_32BIT,
+            order=MemcpyOrder.ROW_MAJOR,
+            nonblock=False,
+        )
         runner.launch("wait", nonblock=False)
         y = d2h(runner, "y", W - 1, 0, 1, H, mb, np.float16).reshape(H * mb)
         timing = read_cycles(runner, W, H)
@@ -199,7 +237,9 @@ class GemvCheckerboard(Kernel):
         got = y[:M]
         ok, err = allclose_check(got, ref, atol=1e-2)
         hw = pe_order_reference(Ap, xp, bp, W, H)[:M]
-        extras = {"mb": mb, "nb": nb,
-                  "bit_exact_pe_order": bool(np.array_equal(got.view(np.uint16),
-                                                            hw.view(np.uint16)))}
+        extras = {
+            "mb": mb,
+            "nb": nb,
+            "bit_exact_pe_order": bool(np.array_equal(got.view(np.uint16), hw.view(np.uint16))),
+        }
         return Outcome(ok, err, timing["cycles"], extras)

@@ -29,8 +29,10 @@ stages k and image rows r:
 
 with stage 0 starting each row with a clear of 3 cols and the last stage ending each row with a
 store of cols. ``T = free(W-1)`` after the last row; O(W nr) to evaluate, the full wafer
-included. In steady state a row leaves every ``~ 2X + max_k C_k`` cycles. FLOPs: 7 per pixel per iteration
-(3 multiplies, 4 adds; the escape test is not counted); bytes: 0 (no input array).
+included. In steady state a row leaves every ``~ 2X + max_k C_k`` cycles.
+
+FLOPs: 7 per pixel per iteration (3 multiplies, 4 adds; the escape test is not counted);
+bytes: 0 (no input array).
 """
 
 from __future__ import annotations
@@ -61,8 +63,9 @@ def split_iterations(iters: int, W: int) -> list[int]:
     return [iters // W + (1 if k < iters % W else 0) for k in range(W)]
 
 
-def mandelbrot_program(c, *, cols: int, nr: int, first_iter: int, ik: int, cin: int | None,
-                       cout: int | None) -> None:
+def mandelbrot_program(
+    c, *, cols: int, nr: int, first_iter: int, ik: int, cin: int | None, cout: int | None
+) -> None:
     S = c.array("S", "f32", 3 * cols)
     tmp = {n: c.array(n, "f32", cols) for n in ("zr2", "zi2", "zri", "mag")}
     cr = c.array("cr", "f32", cols, export=True)
@@ -80,6 +83,7 @@ def mandelbrot_program(c, *, cols: int, nr: int, first_iter: int, ik: int, cin: 
     def step(g):
         def fn(count, m):
             return count + 1.0 if (count == g and m <= 4.0) else count
+
         return fn
 
     steps = [step(float(first_iter + i)) for i in range(ik)]
@@ -118,8 +122,19 @@ def build_layout(arch, W: int, H: int, cols: int, nr: int, iters: int) -> Layout
     first = 0
     for k in range(W):
         cin, cout = chain_colors(k, W, ROW_COLORS)
-        lay.set_region_code(k, 0, 1, H, mandelbrot_program, cols=cols, nr=nr, first_iter=first,
-                            ik=split[k], cin=cin, cout=cout)
+        lay.set_region_code(
+            k,
+            0,
+            1,
+            H,
+            mandelbrot_program,
+            cols=cols,
+            nr=nr,
+            first_iter=first,
+            ik=split[k],
+            cin=cin,
+            cout=cout,
+        )
         first += split[k]
     row_chain_routes(lay, W, H, ROW_COLORS)
     return lay
@@ -158,6 +173,10 @@ class Mandelbrot(Kernel):
     default_size = {"rows": 16, "cols": 16, "iters": 16}
     check = "escape counts == numpy (f32, same operation order; exact)"
 
+    def pe_memory_bytes(self, grid, size):
+        cols, nr = size["cols"], ceil_div(size["rows"], grid[1])
+        return 4 * (8 * cols + nr + nr * cols) + 16
+
     def flops(self, grid, size):
         return 7.0 * size["rows"] * size["cols"] * size["iters"]
 
@@ -175,8 +194,13 @@ class Mandelbrot(Kernel):
         store = v
         if W == 1:
             return nr * (clear + comp[0] + store)
-        B = (arch.pe.output_queue_depth + arch.pe.input_queue_depth
-             + 2 * arch.router.buffer_depth + 2 * t.ramp_latency_cycles + t.hop_latency_cycles)
+        B = (
+            arch.pe.output_queue_depth
+            + arch.pe.input_queue_depth
+            + 2 * arch.router.buffer_depth
+            + 2 * t.ramp_latency_cycles
+            + t.hop_latency_cycles
+        )
         return _pipeline(W, nr, X, L, B, comp, clear, store)
 
     def simulate(self, arch, grid, size, seed):
@@ -198,19 +222,26 @@ class Mandelbrot(Kernel):
         img = out.transpose(1, 0, 2).reshape(nr * H, cols)[:rows].astype(np.int64)
         ref = mandelbrot_reference(cr, ci, iters)
         wrong = int((img != ref).sum())
-        return Outcome(wrong == 0, float(np.abs(img - ref).max()), timing["cycles"],
-                       {"pixels_wrong": wrong, "inside": int((ref == iters).sum())})
+        return Outcome(
+            wrong == 0,
+            float(np.abs(img - ref).max()),
+            timing["cycles"],
+            {"pixels_wrong": wrong, "inside": int((ref == iters).sum())},
+        )
 
 
-def _pipeline(W: int, nr: int, X: int, L: int, B: int, comp: list[int], clear: int,
-              store: int) -> int:
+def _pipeline(
+    W: int, nr: int, X: int, L: int, B: int, comp: list[int], clear: int, store: int
+) -> int:
     """End time of the synchronous pipeline (see the module doc). Per stage k and item r:
     the receive starts when the stage is free and ends ``X`` cycles later, or ``X + L`` after
     the upstream send started, whichever is later; the send ends ``X`` after it started, or
     ``X - B`` after the downstream receive started (``B`` wavelets fit in the queues and
     buffers between two CEs), whichever is later."""
     free = [0] * W  # when stage k finished its previous item (send or store)
-    for _r in range(nr):
+    prev_delta = None
+    for r in range(nr):
+        before = list(free)
         send_start = free[0] + clear + comp[0]
         for k in range(1, W):
             recv_start = free[k]
@@ -218,4 +249,8 @@ def _pipeline(W: int, nr: int, X: int, L: int, B: int, comp: list[int], clear: i
             free[k - 1] = max(send_start + X, recv_start + X - B)
             send_start = recv_end + comp[k]
         free[W - 1] = send_start + store
+        delta = [a - b for a, b in zip(free, before, strict=True)]
+        if delta == prev_delta:  # periodic from here on: every row shifts the state by delta
+            return free[W - 1] + (nr - 1 - r) * delta[W - 1]
+        prev_delta = delta
     return free[W - 1]

@@ -58,9 +58,18 @@ def _pow2(n: int) -> int:
     return p
 
 
-def residual_program(c, *, mb: int, nb: int, x_role: str | None, row_in: int | None,
-                     row_out: int | None, col_in: int | None, col_out: int | None,
-                     last: bool) -> None:
+def residual_program(
+    c,
+    *,
+    mb: int,
+    nb: int,
+    x_role: str | None,
+    row_in: int | None,
+    row_out: int | None,
+    col_in: int | None,
+    col_out: int | None,
+    last: bool,
+) -> None:
     A = c.array("A", "f32", mb * nb, export=True)
     x = c.array("x", "f32", nb, export=True)
     y = c.array("y", "f32", mb, export=True)
@@ -108,9 +117,19 @@ def build_layout(arch, W: int, H: int, mb: int, nb: int) -> Layout:
             last = i == W - 1
             col_in, col_out = chain_colors(H - 1 - j, H, COL_COLORS) if last else (None, None)
             x_role = None if H == 1 else ("src" if j == 0 else "dst")
-            lay.set_tile_code(i, j, residual_program, mb=mb, nb=nb, x_role=x_role,
-                              row_in=row_in, row_out=row_out, col_in=col_in, col_out=col_out,
-                              last=last)
+            lay.set_tile_code(
+                i,
+                j,
+                residual_program,
+                mb=mb,
+                nb=nb,
+                x_role=x_role,
+                row_in=row_in,
+                row_out=row_out,
+                col_in=col_in,
+                col_out=col_out,
+                last=last,
+            )
     row_chain_routes(lay, W, H, ROW_COLORS)
     column_chain_routes(lay, W - 1, H, COL_COLORS)
     if H > 1:
@@ -127,6 +146,10 @@ class Residual(Kernel):
     default_size = {"M": 16, "N": 16}
     square_sizes = True
     check = "allclose(|b - A x|_inf, numpy f64 |b - A x|_inf, rtol=1e-5)"
+
+    def pe_memory_bytes(self, grid, size):
+        mb, nb = ceil_div(size["M"], grid[1]), ceil_div(size["N"], grid[0])
+        return 4 * (mb * nb + nb + 2 * mb + _pow2(mb) + 1) + 16
 
     def flops(self, grid, size):
         M, N = size["M"], size["N"]
@@ -181,5 +204,6 @@ class Residual(Kernel):
         r_ref = b.astype(np.float64) - A.astype(np.float64) @ x.astype(np.float64)
         nrm_ref = float(np.abs(r_ref).max())
         ok, err = allclose_check(np.array([nrm]), np.array([nrm_ref]), rtol=1e-5)
-        return Outcome(ok, err, timing["cycles"], {"nrm": nrm, "nrm_ref": nrm_ref,
-                                                   "mb": mb, "nb": nb})
+        return Outcome(
+            ok, err, timing["cycles"], {"nrm": nrm, "nrm_ref": nrm_ref, "mb": mb, "nb": nb}
+        )

@@ -23,7 +23,6 @@ import numpy as np
 from ..program import Layout, mem1d_dsd
 from ._base import (
     Kernel,
-    KernelError,
     Outcome,
     allclose_check,
     d2h,
@@ -67,12 +66,8 @@ class SingleTileMatvec(Kernel):
     default_size = {"N": 16, "iters": 1}
     check = "allclose(y, A x [f64], rtol=1e-5, atol=1e-5*max|y|) on every PE"
 
-    def validate(self, arch, grid, size):
-        need = 4 * (size["N"] ** 2 + 2 * size["N"]) + 16
-        have = arch.pe.sram_bytes - arch.pe.runtime_reserved_bytes
-        if need > have:
-            raise KernelError(f"{self.name}: N={size['N']} needs {need} B per PE, {arch.name} "
-                              f"leaves {have} B")
+    def pe_memory_bytes(self, grid, size):
+        return 4 * (size["N"] ** 2 + 2 * size["N"]) + 16
 
     def flops(self, grid, size):
         return 2.0 * size["N"] ** 2 * grid[0] * grid[1] * size["iters"]

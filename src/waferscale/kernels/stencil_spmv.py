@@ -24,7 +24,8 @@ Cost model (cycles), ``d`` = neighbours of the slowest PE (4 inside, fewer at th
                                                  share its down ramp)
     T = max(local + d * task_startup, exchange + task_startup) + 2 d v(nz)
 
-(the d receive-completion tasks run once each; the last adds the halo terms).
+(the d receive-completion tasks run once each; the last adds the halo terms). Exact when the local
+part dominates (nz of about 6 and more), within 5 % when the exchange does.
 
 FLOPs: 13 per point (7 multiplies, 6 adds; fewer at the boundary not discounted) x nx ny nz;
 bytes: the f32 words of x, y and the 7 coefficient vectors, 4 * 9 nx ny nz.
@@ -36,8 +37,8 @@ import numpy as np
 
 from ..program import Layout, fabin_dsd, fabout_dsd, mem1d_dsd
 from ._base import (
+    ASYNC_ISSUE_CYCLES,
     Kernel,
-    KernelError,
     Outcome,
     allclose_check,
     d2h,
@@ -49,7 +50,6 @@ from ._base import (
     stamp,
     vector_cycles,
 )
-from ._base import ASYNC_ISSUE_CYCLES
 from ._patterns import exchange_plan, exchange_routes
 
 COEFS = ("center", "east", "west", "south", "north", "up", "down")
@@ -84,10 +84,14 @@ def stencil_program(c, *, nz: int, plan: tuple) -> None:
         stamp(pe, ts, 0)
         pe[pending][0] = len(plan)
         for d, send, recv in plan:
-            pe.fmovs(fabout_dsd(send, nz), mem1d_dsd(x), async_=True,
-                     microthread=SEND_THREAD[d])
-            pe.fmovs(mem1d_dsd(halos[d]), fabin_dsd(recv, nz), async_=True,
-                     microthread=RECV_THREAD[d], activate=RECV_TASKS[d])
+            pe.fmovs(fabout_dsd(send, nz), mem1d_dsd(x), async_=True, microthread=SEND_THREAD[d])
+            pe.fmovs(
+                mem1d_dsd(halos[d]),
+                fabin_dsd(recv, nz),
+                async_=True,
+                microthread=RECV_THREAD[d],
+                activate=RECV_TASKS[d],
+            )
         yd = mem1d_dsd(y)
         pe.fmuls(yd, cf(0), mem1d_dsd(x))
         if nz > 1:
@@ -156,12 +160,9 @@ class Stencil7pt(Kernel):
     default_size = {"nz": 16}
     check = "allclose(y, A x [f64], rtol=1e-5, atol=1e-5*max|y|)"
 
-    def validate(self, arch, grid, size):
-        need = 4 * (14 * size["nz"] + 8)
-        have = arch.pe.sram_bytes - arch.pe.runtime_reserved_bytes
-        if need > have:
-            raise KernelError(f"{self.name}: nz={size['nz']} needs {need} B per PE, "
-                              f"{arch.name} leaves {have} B")
+    def pe_memory_bytes(self, grid, size):
+        # x, y, tmp, 7 coefficient vectors, up to 4 halos; pending; timer
+        return 4 * (14 * size["nz"] + 1) + 16
 
     def flops(self, grid, size):
         return 13.0 * grid[0] * grid[1] * size["nz"]
@@ -175,8 +176,11 @@ class Stencil7pt(Kernel):
         t = arch.timing
         d = _max_neighbours(W, H)
         v = vector_cycles(arch, nz, "f32")
-        local = 2 * d * ASYNC_ISSUE_CYCLES + v + (
-            4 * vector_cycles(arch, nz - 1, "f32") if nz > 1 else 0)
+        local = (
+            2 * d * ASYNC_ISSUE_CYCLES
+            + v
+            + (4 * vector_cycles(arch, nz - 1, "f32") if nz > 1 else 0)
+        )
         if d == 0:
             return local
         ts = t.task_startup_cycles
