@@ -23,9 +23,18 @@ from ._layout_consts import (
     CTRL_NO_TASK,
     CTRL_OPCODE_SHIFT,
     CTRL_TASK_SHIFT,
+    EV_DROP,
+    EV_HOP,
+    EV_HOST_IN,
+    EV_HOST_OUT,
+    EV_OP_DONE,
+    EV_RAMP_DOWN,
+    EV_RAMP_UP,
+    EV_TASK,
     EXIT_LIMIT,
     EXIT_QUIET,
     EXIT_STALL,
+    EXIT_TRACE,
     EXIT_WORK,
     F_AA,
     F_AK,
@@ -71,6 +80,9 @@ from ._layout_consts import (
     ON_UNBLOCK,
     POP_ALWAYS,
     POP_NONE,
+    PR_ASYNC_WAIT,
+    PR_OP_ELEMENTS,
+    PR_SYNC_WAIT,
     Q_BASE,
     Q_CAP,
     Q_COUNT,
@@ -92,6 +104,14 @@ from ._layout_consts import (
     SW_ADVANCE,
     SW_RESET,
     SW_TEARDOWN,
+    TC_C0,
+    TC_C1,
+    TC_ON,
+    TC_WIDTH,
+    TC_X0,
+    TC_X1,
+    TC_Y0,
+    TC_Y1,
     TEARDOWN_TASK_ID,
     W_RESUME,
     W_TASK,
@@ -166,6 +186,29 @@ def _switch_command(
         t_active[p] |= np.int64(1) << TEARDOWN_TASK_ID
         _list_add(act_c, act_c_n, in_c, p)
     return out
+
+
+@nb.njit(**_INLINE)
+def _trace_event(trace, trace_n, trace_cfg, t, kind, p, c, port, payload, ctrl):
+    """Record one event if tracing is on and (cycle, PE) fall in the window; count drops."""
+    if t < trace_cfg[TC_C0] or t > trace_cfg[TC_C1]:
+        return
+    x = p % trace_cfg[TC_WIDTH]
+    y = p // trace_cfg[TC_WIDTH]
+    if x < trace_cfg[TC_X0] or x > trace_cfg[TC_X1] or y < trace_cfg[TC_Y0] or y > trace_cfg[TC_Y1]:
+        return
+    n = trace_n[0]
+    if n >= trace.shape[0]:
+        trace_n[1] += 1
+        return
+    trace[n, 0] = t
+    trace[n, 1] = kind
+    trace[n, 2] = p
+    trace[n, 3] = c
+    trace[n, 4] = port
+    trace[n, 5] = payload
+    trace[n, 6] = ctrl
+    trace_n[0] = n + 1
 
 
 @nb.njit(**_INLINE)
@@ -298,6 +341,10 @@ def run_cycles(
     work,
     work_n,
     link_out,
+    prof,
+    trace,
+    trace_n,
+    trace_cfg,
     stats,
     params,
     clock,
@@ -312,6 +359,7 @@ def run_cycles(
     ncol = params[P_COLORS]
     work_max = params[P_WORK_MAX]
     turn = params[P_TURN]
+    tracing = trace_cfg[TC_ON] != 0
     t = clock[C_NOW]
     last_progress = clock[C_LAST_PROGRESS]
     work_n[0] = 0
@@ -341,6 +389,10 @@ def run_cycles(
                 i_mask[p] |= np.int64(1) << c
                 inj[k, H_POS] += 1
                 stats[S_HOST_IN] += 1
+                if tracing:
+                    _trace_event(
+                        trace, trace_n, trace_cfg, t, EV_HOST_IN, p, c, RAMP, i_data[c, p, idx], 0
+                    )
                 progress = True
                 if inj[k, H_POS] >= inj[k, H_END]:
                     inj[k, H_ACTIVE] = 0
@@ -534,6 +586,7 @@ def run_cycles(
             done += 1
             ops[o, F_DONE] = done
             stats[S_ELEMS] += 1
+            prof[p, PR_OP_ELEMENTS] += 1
             progress = True
             if done < ops[o, F_LEN]:
                 act_o[w] = o
@@ -542,6 +595,17 @@ def run_cycles(
             # completion
             in_o[o] = 0
             slot_op[p, ops[o, F_SLOT]] = -1
+            waited = t - ops[o, F_START] + 1 - ops[o, F_LEN]
+            if waited > 0:
+                if ops[o, F_ON_DONE] == ON_RESUME:
+                    prof[p, PR_SYNC_WAIT] += waited
+                else:
+                    prof[p, PR_ASYNC_WAIT] += waited
+            if tracing:
+                _trace_event(
+                    trace, trace_n, trace_cfg, t, EV_OP_DONE, p, 0, ops[o, F_SLOT], ops[o, F_CODE],
+                    ops[o, F_LEN],
+                )  # fmt: skip
             on = ops[o, F_ON_DONE]
             if on == ON_ACTIVATE:
                 t_active[p] |= np.int64(1) << ops[o, F_TASK]
@@ -611,6 +675,11 @@ def run_cycles(
                             tx &= ~(np.int64(1) << RAMP)
                         if tx == 0:
                             # Filtered away and routed nowhere else: the wavelet ends here.
+                            if tracing:
+                                _trace_event(
+                                    trace, trace_n, trace_cfg, t, EV_DROP, p, c, RAMP, payload,
+                                    ctrl,
+                                )  # fmt: skip
                             r_head[c, p] = _wrap(h + 1, rcap)
                             r_count[c, p] -= 1
                             if r_count[c, p] == 0:
@@ -681,6 +750,11 @@ def run_cycles(
                             i_mask[p] |= np.int64(1) << c
                             stats[S_RAMP_DOWN] += 1
                             link_out[p, RAMP] += 1
+                            if tracing:
+                                _trace_event(
+                                    trace, trace_n, trace_cfg, t, EV_RAMP_DOWN, p, c, RAMP, out,
+                                    ctrl,
+                                )  # fmt: skip
                             _wake_op(i_wait[c, p], ops, act_o, act_o_n, in_o)
                             i_wait[c, p] = -1
                             if ctrl != 0:
@@ -704,6 +778,10 @@ def run_cycles(
                             r_mask[q] |= np.int64(1) << oc
                             stats[S_HOPS] += 1
                             link_out[p, port] += 1
+                            if tracing:
+                                _trace_event(
+                                    trace, trace_n, trace_cfg, t, EV_HOP, p, c, port, out, ctrl
+                                )
                             _list_add(act_r, act_r_n, in_r, q)
                 if first_grant >= 0:
                     rr[p] = first_grant + 1 if first_grant + 1 < ncol else 0
@@ -746,6 +824,11 @@ def run_cycles(
                         o_mask[p] &= ~(np.int64(1) << c)
                     stats[S_RAMP_UP] += 1
                     link_out[p, 5] += 1
+                    if tracing:
+                        _trace_event(
+                            trace, trace_n, trace_cfg, t, EV_RAMP_UP, p, c, RAMP,
+                            r_data[c, p, idx], r_ctrl[c, p, idx],
+                        )  # fmt: skip
                     progress = True
                     _wake_op(o_wait[c, p], ops, act_o, act_o_n, in_o)
                     o_wait[c, p] = -1
@@ -777,6 +860,11 @@ def run_cycles(
             if o_count[c, p] == 0:
                 o_mask[p] &= ~(np.int64(1) << c)
             stats[S_HOST_OUT] += 1
+            if tracing:
+                _trace_event(
+                    trace, trace_n, trace_cfg, t, EV_HOST_OUT, p, c, RAMP,
+                    drn_data[drn[k, H_POS] - 1], 0,
+                )  # fmt: skip
             progress = True
             _wake_op(o_wait[c, p], ops, act_o, act_o_n, in_o)
             o_wait[c, p] = -1
@@ -894,6 +982,8 @@ def run_cycles(
             work_n[0] = n + 1
             ce_state[p] = CE_RUNNING
             stats[S_TASKS] += 1
+            if tracing:
+                _trace_event(trace, trace_n, trace_cfg, t, EV_TASK, p, 0, 0, tid, payload)
             progress = True
             in_c[p] = 0
         act_c_n[0] = _compact_tail(act_c, act_c_n[0], n_start, w)
@@ -905,6 +995,10 @@ def run_cycles(
             clock[C_NOW] = t + 1
             clock[C_LAST_PROGRESS] = last_progress
             return EXIT_WORK
+        if tracing and trace_n[0] * 2 >= trace.shape[0]:
+            clock[C_NOW] = t + 1
+            clock[C_LAST_PROGRESS] = last_progress
+            return EXIT_TRACE
         pending = act_r_n[0] + act_o_n[0] + act_c_n[0]
         for k in range(inj.shape[0]):
             pending += inj[k, H_ACTIVE]

@@ -55,7 +55,7 @@ CE_IDLE, CE_RUNNING, CE_SUSPENDED = 0, 1, 2
 W_TASK, W_RESUME = 0, 1
 
 # Kernel exit codes.
-EXIT_WORK, EXIT_QUIET, EXIT_LIMIT, EXIT_STALL = 0, 1, 2, 3
+EXIT_WORK, EXIT_QUIET, EXIT_LIMIT, EXIT_STALL, EXIT_TRACE = 0, 1, 2, 3, 4
 
 # Statistics counters (stats[S_*]).
 S_HOPS = 0  # router-to-router wavelet transfers (a multicast counts each copy)
@@ -97,3 +97,19 @@ from ..program.encoding import (  # noqa: E402, F401  (re-exported for the kerne
     SW_TEARDOWN,
     TEARDOWN_TASK_ID,
 )
+
+# Trace events (the kernel's columnar event buffer, trace[i, TR_*]).
+TR_CYCLE, TR_KIND, TR_PE, TR_COLOR, TR_PORT, TR_PAYLOAD, TR_CTRL = range(7)
+N_TRACE_FIELDS = 7
+EV_HOP, EV_RAMP_DOWN, EV_RAMP_UP, EV_HOST_IN, EV_HOST_OUT, EV_OP_DONE, EV_TASK, EV_DROP = range(8)
+EVENT_NAMES = ("hop", "ramp_down", "ramp_up", "host_in", "host_out", "op_done", "task", "drop")
+# trace_cfg[]: on (0/1), x0, y0, x1, y1 (inclusive region), first cycle, last cycle, width
+TC_ON, TC_X0, TC_Y0, TC_X1, TC_Y1, TC_C0, TC_C1, TC_WIDTH = range(8)
+N_TRACE_CFG = 8
+
+# Per-PE profile counters (prof[p, PR_*]).
+PR_TASK_BUSY = 0  # cycles the CE spent running tasks (added by the driver)
+PR_OP_ELEMENTS = 1  # elements processed by streaming ops
+PR_SYNC_WAIT = 2  # cycles synchronous ops (the CE) waited on the fabric or a FIFO
+PR_ASYNC_WAIT = 3  # cycles async ops (microthreads) waited
+N_PROF = 4

@@ -24,15 +24,18 @@ from ..program.encoding import RPC_TASK_ID
 from ..program.layout import CompiledLayout
 from ..program.types import f32
 from . import _kernel
+from . import trace as _trace
 from ._layout_consts import (
     CE_IDLE,
     CE_RUNNING,
     EXIT_LIMIT,
     EXIT_QUIET,
     EXIT_STALL,
+    EXIT_TRACE,
     EXIT_WORK,
     N_FIFO_FIELDS,
     N_STATS,
+    PR_TASK_BUSY,
     Q_BASE,
     Q_CAP,
     Q_PE,
@@ -134,6 +137,8 @@ class Engine:
         self._fin_c: list[int] = []
         self._now = 0
         self._task_startup = self.arch.timing.task_startup_cycles
+        self._fin_busy: list[int] = []
+        self.trace: _trace.Trace | None = None
         self._until: Callable[[], bool] | None = None
         self.host_waiting_for: str | None = None
 
@@ -385,7 +390,9 @@ class Engine:
                 if item[0] == W_RESUME:
                     p = item[1]
                     g = self._parked.pop(p)
-                    self.pe(p)._cursor = self._now
+                    pe = self.pe(p)
+                    pe._cursor = self._now
+                    pe._seg_start = self._now
                     g.switch()
                 else:
                     self._run_task(item[1], item[2], item[3], self._work_f32[i])
@@ -400,6 +407,10 @@ class Engine:
                 return "until"
             code = _kernel.run_cycles(*s.kernel_args(), self._limit)
             self._now = int(s.clock[0])
+            if self.trace is not None:
+                _trace.flush(s, self.trace)
+            if code == EXIT_TRACE:
+                continue
             if code == EXIT_WORK:
                 work = s.work[: int(s.work_n[0])]
                 self._work = work.tolist()
@@ -412,7 +423,9 @@ class Engine:
 
     def _run_task(self, p: int, tid: int, payload: int, payload_f32: float) -> None:
         pe = self._pe_cache.get(p) or self.pe(p)
-        pe._cursor = self._now - 1 + self._task_startup
+        start = self._now - 1
+        pe._cursor = start + self._task_startup
+        pe._seg_start = start
         decl = None
         if tid == RPC_TASK_ID:
             fn, call_args = self._rpc[p].pop(0)
@@ -443,6 +456,10 @@ class Engine:
             ) from exc
         self._fin_p.append(p)
         self._fin_c.append(pe._cursor)
+        self._fin_busy.append(pe._cursor - pe._seg_start)
+        if self.trace is not None:
+            name = decl.name if decl else self._rpc_name.get(p, "?")
+            self.trace.add_task(p, tid, name, start, pe._cursor)
 
     def _flush_finished(self) -> None:
         """Return the CEs whose tasks finished in this batch to the picker (vectorised)."""
@@ -451,8 +468,10 @@ class Engine:
         s = self.state
         ps = np.array(self._fin_p, np.int64)
         cs = np.array(self._fin_c, np.int64)
+        np.add.at(s.prof[:, PR_TASK_BUSY], ps, np.array(self._fin_busy, np.int64))
         self._fin_p = []
         self._fin_c = []
+        self._fin_busy = []
         s.ce_busy[ps] = np.maximum(cs, self._now)
         s.ce_state[ps] = CE_IDLE
         s.wake_ces(ps)
@@ -461,6 +480,8 @@ class Engine:
         """Called by a synchronous fabric op: suspend the running task until its op completes."""
         me = greenlet.getcurrent()
         self._parked[p] = me
+        pe = self.pe(p)
+        self.state.prof[p, PR_TASK_BUSY] += pe._cursor - pe._seg_start
         if me is self._loop_greenlet:
             self._host_greenlet.switch(_RESPAWN)
         else:
@@ -482,6 +503,29 @@ class Engine:
         out["cycle"] = self.now
         assert len(st) == N_STATS
         return out
+
+    def start_trace(
+        self, window: _trace.TraceWindow | None = None, capacity: int = 1 << 16
+    ) -> _trace.Trace:
+        """Record events from now on (all PEs and cycles unless ``window`` narrows it);
+        returns the :class:`~waferscale.fabric.trace.Trace` that fills as the engine runs."""
+        self.trace = _trace.Trace(self.width, self.height)
+        _trace.configure(self.state, window or _trace.TraceWindow(), capacity)
+        return self.trace
+
+    def stop_trace(self) -> _trace.Trace | None:
+        """Stop recording; returns what was recorded."""
+        trace = self.trace
+        if trace is not None:
+            _trace.flush(self.state, trace)
+        _trace.configure(self.state, None, 0)
+        self.trace = None
+        return trace
+
+    def profile_counters(self) -> np.ndarray:
+        """Per-PE counters (PE x [task busy cycles, op elements, sync-op wait cycles, async-op
+        wait cycles]); see waferscale.fabric._layout_consts PR_*."""
+        return self.state.prof.copy()
 
     def traffic(self) -> dict[str, Any]:
         """What actually flowed so far: ``link_out`` (PE x [N, S, E, W, RAMP-down, RAMP-up]

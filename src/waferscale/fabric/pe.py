@@ -70,7 +70,7 @@ class OpError(ValueError):
 class PE:
     """One processing element as seen from a running task."""
 
-    __slots__ = ("_engine", "_p", "x", "y", "_code", "_cursor")
+    __slots__ = ("_engine", "_p", "x", "y", "_code", "_cursor", "_seg_start")
 
     def __init__(self, engine, p: int):
         self._engine = engine
@@ -79,6 +79,7 @@ class PE:
         self.y = p // engine.width
         self._code = engine.code_at(p)
         self._cursor = 0
+        self._seg_start = 0  # cycle the CE's current stretch of task work began
 
     def __repr__(self) -> str:
         return f"PE({self.x}, {self.y})"
@@ -444,6 +445,18 @@ class PE:
                 )
         scalar_bits = 0 if scalar is None else self._scalar_bits(scalar, info.src1_dtype)
         fused = arch.numerics.fused_multiply_add
+        if eng.trace is not None:
+            kinds = ",".join(
+                type(d).__name__.replace("DSD", "").lower() if not isinstance(d, int | float)
+                else "scalar"
+                for _r, d, _n in operands
+            )
+            cost = (
+                -1
+                if streaming
+                else arch.timing.op_startup_cycles + math.ceil(length / self._simd(info))
+            )
+            eng.trace.add_op(self._p, name, self._cursor, cost, f"{kinds} x{length}")
         if not streaming:
             self._memory_op(code, dst, srcs, scalar_bits, fused, length, info)
             cycles = arch.timing.op_startup_cycles + math.ceil(length / self._simd(info))

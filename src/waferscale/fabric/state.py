@@ -29,7 +29,10 @@ from ._layout_consts import (
     N_FIFO_FIELDS,
     N_FILT_FIELDS,
     N_OP_FIELDS,
+    N_PROF,
     N_STATS,
+    N_TRACE_CFG,
+    N_TRACE_FIELDS,
     PORT_DX,
     PORT_DY,
 )
@@ -162,6 +165,11 @@ class FabricState:
         # Wavelets each router sent out of each port (N, S, E, W, RAMP = down to its CE), and
         # (column 5) took in from its CE: what actually flowed, for the model and the pictures.
         self.link_out = z((n, 6), np.int64)
+        self.prof = z((n, N_PROF), np.int64)
+        # Event trace (off unless trace_cfg[TC_ON]); see waferscale.fabric.trace.
+        self.trace = z((1, N_TRACE_FIELDS), np.int64)
+        self.trace_n = z(2, np.int64)  # events held, events dropped
+        self.trace_cfg = z(N_TRACE_CFG, np.int64)
         self.stats = z(N_STATS, np.int64)
         self.params = z(N_PARAMS, np.int64)
         t = arch.timing
@@ -263,6 +271,10 @@ class FabricState:
             self.work,
             self.work_n,
             self.link_out,
+            self.prof,
+            self.trace,
+            self.trace_n,
+            self.trace_cfg,
             self.stats,
             self.params,
             self.clock,
