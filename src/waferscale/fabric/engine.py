@@ -139,6 +139,9 @@ class Engine:
         self._task_startup = self.arch.timing.task_startup_cycles
         self._fin_busy: list[int] = []
         self.trace: _trace.Trace | None = None
+        self._task_breaks: list[tuple[str | int, int | None]] = []
+        self._skip_break: tuple[int, int] | None = None
+        self.break_at: tuple[int, int, str] | None = None  # (pe, task id, name) of the last break
         self._until: Callable[[], bool] | None = None
         self.host_waiting_for: str | None = None
 
@@ -368,6 +371,8 @@ class Engine:
         wall = time.perf_counter() - t0
         if code == "until":
             return RunResult("until", self.now, wall, self.stats())
+        if code == "break":
+            return RunResult("break", self.now, wall, self.stats())
         if code == EXIT_STALL:
             raise StallError(stall_report(self, "watchdog"))
         if code == EXIT_QUIET:
@@ -395,6 +400,9 @@ class Engine:
                     pe._seg_start = self._now
                     g.switch()
                 else:
+                    if self._task_breaks and self._hits_break(item[1], item[2]):
+                        self._work_i = i  # the task runs when the run continues
+                        return "break"
                     self._run_task(item[1], item[2], item[3], self._work_f32[i])
                 me = greenlet.getcurrent()
                 if me is not self._loop_greenlet:
@@ -503,6 +511,30 @@ class Engine:
         out["cycle"] = self.now
         assert len(st) == N_STATS
         return out
+
+    def break_on_task(self, task: str | int, pe: tuple[int, int] | None = None) -> None:
+        """Pause ``run()`` (reason ``"break"``) just before a task runs: ``task`` is a task
+        name or id, ``pe`` an (x, y) or any PE. The task runs when the run continues."""
+        self._task_breaks.append((task, None if pe is None else self.pe_index(*pe)))
+
+    def clear_breaks(self) -> None:
+        self._task_breaks.clear()
+
+    def _hits_break(self, p: int, tid: int) -> bool:
+        if self._skip_break == (p, tid):
+            self._skip_break = None  # resuming from this very break
+            return False
+        if tid == RPC_TASK_ID:
+            name = self._rpc_name.get(p, "")
+        else:
+            decl = self.code_at(p).tasks.get(tid)
+            name = decl.name if decl else ""
+        for task, where in self._task_breaks:
+            if task in (tid, name) and (where is None or where == p):
+                self.break_at = (p, tid, name)
+                self._skip_break = (p, tid)
+                return True
+        return False
 
     def start_trace(
         self, window: _trace.TraceWindow | None = None, capacity: int = 1 << 16
