@@ -22,7 +22,7 @@ from ..program.code import Code, TaskDecl
 from ..program.dsd import Symbol
 from ..program.encoding import RPC_TASK_ID
 from ..program.layout import CompiledLayout
-from ..program.types import f32
+from ..program.types import f32, u32
 from . import _kernel
 from . import trace as _trace
 from ._layout_consts import (
@@ -53,6 +53,7 @@ from ._layout_consts import (
 from .state import FabricState
 
 F32_TYPE = f32
+U32_TYPE = u32
 
 
 _STALE = object()
@@ -121,6 +122,7 @@ class Engine:
         self._load_memory()
         self._load_fifos()
 
+        self._typed_views: dict[np.dtype, np.ndarray] = {}
         self.cmd_blocked = np.zeros(n, bool)  # launched function not yet complete
         self.cmd_blocked_count = 0
         self.cmd_unblocked_at = np.zeros(n, np.int64)  # cycle of each PE's last completion
@@ -230,7 +232,10 @@ class Engine:
         """A writable numpy view of array ``sym`` in PE ``p``'s memory."""
         w = sym.dtype.width
         first = (int(self.mem_base[p]) + sym.offset) // w
-        return self._typed(sym.dtype.np_dtype)[first : first + sym.length]
+        typed = self._typed_views.get(sym.dtype.np_dtype)
+        if typed is None:
+            typed = self._typed_views[sym.dtype.np_dtype] = self._typed(sym.dtype.np_dtype)
+        return typed[first : first + sym.length]
 
     def raw_view(self, p: int, sym: Symbol) -> np.ndarray:
         """The same array as raw unsigned words (uint16 or uint32)."""
@@ -444,6 +449,8 @@ class Engine:
                 call_args = (int(self.state.ctrl_data[p, tid]),) if decl.takes_data else ()
             elif decl.dtype is F32_TYPE:
                 call_args = (payload_f32,)
+            elif decl.dtype is U32_TYPE:
+                call_args = (payload,)
             else:
                 call_args = _payload_args(decl, payload)
         try:

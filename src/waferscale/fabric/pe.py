@@ -70,7 +70,7 @@ class OpError(ValueError):
 class PE:
     """One processing element as seen from a running task."""
 
-    __slots__ = ("_engine", "_p", "x", "y", "_code", "_cursor", "_seg_start")
+    __slots__ = ("_engine", "_p", "x", "y", "_code", "_cursor", "_seg_start", "_views")
 
     def __init__(self, engine, p: int):
         self._engine = engine
@@ -80,6 +80,7 @@ class PE:
         self._code = engine.code_at(p)
         self._cursor = 0
         self._seg_start = 0  # cycle the CE's current stretch of task work began
+        self._views: dict[int | str, np.ndarray] = {}
 
     def __repr__(self) -> str:
         return f"PE({self.x}, {self.y})"
@@ -93,9 +94,13 @@ class PE:
 
     def __getitem__(self, sym: Symbol | str) -> np.ndarray:
         """A writable numpy view of one of this PE's arrays: ``pe[A][i] = 1.0``."""
-        if isinstance(sym, str):
-            sym = self._engine.symbol(self._p, sym)
-        return self._engine.view(self._p, sym)
+        key = sym if type(sym) is str else id(sym)  # ids: Symbols live as long as their Code
+        view = self._views.get(key)
+        if view is None:
+            if isinstance(sym, str):
+                sym = self._engine.symbol(self._p, sym)
+            view = self._views[key] = self._engine.view(self._p, sym)
+        return view
 
     def timestamp(self) -> int:
         """The PE's cycle counter (the SDK's ``time`` module), wrapped to the spec's width."""
