@@ -28,7 +28,7 @@ def test_chain_1d_cycles_equal_the_model(P, B):
     assert r["ok"] and r["bit_exact"] and r["max_abs_err"] == 0.0
     assert r["cycles"] == B + 6 * (P - 1) == r["model_cycles"]
     assert r["stats"]["wavelet_hops"] == B * (P - 1)
-    assert r["stats"]["tasks"] == P
+    assert r["stats"]["tasks"] == 2 * P  # each PE: main, then the completion task of its op
 
 
 @pytest.mark.parametrize("W,H,B", [(5, 4, 8), (1, 5, 8), (6, 1, 3), (4, 4, 1), (7, 3, 20)])

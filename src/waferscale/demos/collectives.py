@@ -17,9 +17,12 @@ import numpy as np
 from waferscale.fabric import Engine
 from waferscale.program import Layout, fabin_dsd, fabout_dsd, mem1d_dsd
 
+from ..kernels._patterns import chain_step
 from ._common import TS, Check, Workload, load_region, read_region, stamp
 
 MAIN_TASK = 8
+COL_TASK = 9
+DONE_TASK = 10
 ROW_COLORS = (0, 1)
 COL_COLORS = (2, 3)
 BCAST_COLOR = 4
@@ -31,32 +34,28 @@ def _stage_cycles(arch) -> int:
     return 2 * t.ramp_latency_cycles + t.hop_latency_cycles + 1
 
 
-def chain_step(pe: Any, vec: Any, length: int, cin: int | None, cout: int | None) -> None:
-    """One PE's part of a chain: first PE sends ``vec``; middle PEs send incoming + ``vec``;
-    the last PE stores incoming + ``vec`` into ``vec``."""
-    if cin is None and cout is None:
-        return
-    mem = mem1d_dsd(vec, length)
-    if cin is None:
-        pe.fmovs(fabout_dsd(cout, length), mem)
-    elif cout is None:
-        pe.fadds(mem, fabin_dsd(cin, length), mem)
-    else:
-        pe.fadds(fabout_dsd(cout, length), fabin_dsd(cin, length), mem)
-
-
 def chain_program(c, *, B: int, row_in=None, row_out=None, col_in=None, col_out=None) -> None:
-    """A PE of a (2D) chain reduce: the row phase, then (last column only) the column phase."""
+    """A PE of a (2D) chain reduce: the row phase, then (last column only) the column phase.
+    Async ops chained by their completion tasks, the SDK's usual style: no task waits."""
     a = c.array("a", "f32", B, export=True)
     ts = c.array(TS, "u32", 2, export=True)
+    mem = mem1d_dsd(a, B)
 
     def main(pe):
         stamp(pe, ts, 0)
-        chain_step(pe, a, B, row_in, row_out)
-        chain_step(pe, a, B, col_in, col_out)
+        if not chain_step(pe, "fadds", mem, B, row_in, row_out, async_=True, activate=col):
+            col(pe)
+
+    def col(pe):
+        if not chain_step(pe, "fadds", mem, B, col_in, col_out, async_=True, activate=done):
+            done(pe)
+
+    def done(pe):
         stamp(pe, ts, 1)
 
     c.bind_local_task(main, MAIN_TASK)
+    c.bind_local_task(col, COL_TASK)
+    c.bind_local_task(done, DONE_TASK)
     c.activate(MAIN_TASK)
 
 

@@ -17,8 +17,9 @@ import numpy as np
 from waferscale.fabric import Engine
 from waferscale.program import Layout, fabin_dsd, fabout_dsd, mem1d_dsd
 
+from ..kernels._patterns import chain_step
 from ._common import TS, Check, Workload, load_region, read_region, stamp
-from .collectives import MAIN_TASK, ROW_COLORS, chain_step
+from .collectives import COL_TASK, DONE_TASK, MAIN_TASK, ROW_COLORS
 
 X_COLOR = 2
 
@@ -35,14 +36,23 @@ def gemv_program(c, *, mb: int, nb: int, x_role: str | None, row_in=None, row_ou
         stamp(pe, ts, 0)
         if x_role == "src":  # row 0: send the x segment down the column, overlapped with compute
             pe.fmovs(fabout_dsd(X_COLOR, nb), mem1d_dsd(xs), async_=True)
-        elif x_role == "dst":
-            pe.fmovs(mem1d_dsd(xs), fabin_dsd(X_COLOR, nb))
+        elif x_role == "dst":  # the others: receive it first, then compute
+            pe.fmovs(mem1d_dsd(xs), fabin_dsd(X_COLOR, nb), async_=True, activate=compute)
+            return
+        compute(pe)
+
+    def compute(pe):
         xv = pe[xs].tolist()
         for k in range(nb):
             pe.fmacs(ydsd, ydsd, cols[k], xv[k])
-        chain_step(pe, y, mb, row_in, row_out)
+        if not chain_step(pe, "fadds", ydsd, mb, row_in, row_out, async_=True, activate=done):
+            done(pe)
+
+    def done(pe):
         stamp(pe, ts, 1)
 
+    c.bind_local_task(compute, COL_TASK)
+    c.bind_local_task(done, DONE_TASK)
     c.bind_local_task(main, MAIN_TASK)
     c.activate(MAIN_TASK)
 

@@ -63,20 +63,31 @@ def column_flood_routes(lay: Any, W: int, H: int, color: int) -> None:
 
 
 def chain_step(
-    pe: Any, op: str, mem: Any, length: int, cin: int | None, cout: int | None, dtype: str = "f32"
-) -> None:
+    pe: Any,
+    op: str,
+    mem: Any,
+    length: int,
+    cin: int | None,
+    cout: int | None,
+    dtype: str = "f32",
+    **opts: Any,
+) -> bool:
     """One PE's part of a chain combining with ``op`` (a two-operand builtin name such as
     'fadds', 'fmaxs', 'faddh'): first PE sends ``mem``; middle PEs send ``incoming op mem``;
-    the last stores ``incoming op mem`` into ``mem``."""
+    the last stores ``incoming op mem`` into ``mem``. ``opts`` go to the builtin (e.g.
+    ``async_=True, activate=task``). Returns False when the PE takes no part (no op issued)."""
     if cin is None and cout is None:
-        return
+        return False
     if cin is None:
         mov = "fmovh" if dtype == "f16" else ("fmovs" if dtype == "f32" else "mov32")
-        getattr(pe, mov)(fabout_dsd(cout, length, dtype), mem)
+        getattr(pe, mov)(fabout_dsd(cout, length, dtype), mem, **opts)
     elif cout is None:
-        getattr(pe, op)(mem, fabin_dsd(cin, length, dtype), mem)
+        getattr(pe, op)(mem, fabin_dsd(cin, length, dtype), mem, **opts)
     else:
-        getattr(pe, op)(fabout_dsd(cout, length, dtype), fabin_dsd(cin, length, dtype), mem)
+        getattr(pe, op)(
+            fabout_dsd(cout, length, dtype), fabin_dsd(cin, length, dtype), mem, **opts
+        )
+    return True
 
 
 # -- neighbour exchange -------------------------------------------------------------------------
