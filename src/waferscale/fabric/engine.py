@@ -481,6 +481,14 @@ class Engine:
         if not self._fin_p:
             return
         s = self.state
+        if len(self._fin_p) == 1:
+            p, c, b = self._fin_p[0], self._fin_c[0], self._fin_busy[0]
+            self._fin_p, self._fin_c, self._fin_busy = [], [], []
+            s.prof[p, PR_TASK_BUSY] += b
+            s.ce_busy[p] = max(c, self._now)
+            s.ce_state[p] = CE_IDLE
+            s.wake_ce(p)
+            return
         ps = np.array(self._fin_p, np.int64)
         cs = np.array(self._fin_c, np.int64)
         np.add.at(s.prof[:, PR_TASK_BUSY], ps, np.array(self._fin_busy, np.int64))

@@ -196,12 +196,23 @@ class FabricState:
 
     # -- helpers used by the driver ---------------------------------------------------------
 
+    def __setattr__(self, name: str, value) -> None:
+        # Replacing an array (ops pool growth, FIFOs, host streams, trace buffer) invalidates
+        # the cached kernel argument tuple.
+        if isinstance(value, np.ndarray):
+            object.__setattr__(self, "_args", None)
+        object.__setattr__(self, name, value)
+
     def kernel_args(self) -> tuple:
         """The arrays in the kernel's argument order (color-major storage where it has one)."""
-        return tuple(
-            a.base if a.base is not None and a.base.dtype == a.dtype else a
-            for a in self._kernel_arrays()
-        )
+        args = self.__dict__.get("_args")
+        if args is None:
+            args = tuple(
+                a.base if a.base is not None and a.base.dtype == a.dtype else a
+                for a in self._kernel_arrays()
+            )
+            object.__setattr__(self, "_args", args)
+        return args
 
     def _kernel_arrays(self) -> tuple:
         return (
@@ -319,6 +330,9 @@ class FabricState:
 
     def wake_ces(self, pes: np.ndarray) -> None:
         """Vectorised :meth:`wake_ce` for many PEs."""
+        if len(pes) == 1:
+            self.wake_ce(int(pes[0]))
+            return
         new = np.unique(pes[self.in_c[pes] == 0])
         self.in_c[new] = 1
         n0 = int(self.act_c_n[0])
