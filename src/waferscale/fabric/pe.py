@@ -190,6 +190,31 @@ class PE:
         s.torn[self._p] &= ~mask64(1 << self._color(color))
         s.wake_router(self._p)
 
+    def bind_input_queue(self, queue: int, color: int) -> None:
+        """WSE-3: re-bind input queue ``queue`` - and the data task bound to it - to ``color``
+        from now on (the SDK's run-time queue configuration). Wavelets already waiting stay
+        with their old color; flush them first with :meth:`flush_input_queue` if needed."""
+        s = self._engine.state
+        new = self._color(color)
+        decl = self._code.tasks.get(int(queue))
+        if decl is None or decl.kind != "data" or decl.queue != int(queue):
+            raise OpError(
+                f"{self}: no data task is bound to input queue {queue}: bind one with "
+                "Code.bind_data_task_to_queue(fn, queue) first"
+            )
+        p = self._p
+        old = [c for c in range(s.colors) if int(s.t_color_task[p, c]) == int(queue)]
+        for c in old:
+            s.t_color_task[p, c] = -1
+            s.t_dmask[p] &= ~mask64(1 << c)
+        if int(s.t_color_task[p, new]) >= 0:
+            raise OpError(
+                f"{self}: color {new} already feeds data task {int(s.t_color_task[p, new])}"
+            )
+        s.t_color_task[p, new] = int(queue)
+        s.t_dmask[p] |= mask64(1 << new)
+        s.wake_ce(p)
+
     def flush_input_queue(self, color: int) -> int:
         """Drop every wavelet waiting in the input queue of ``color`` (WSE-3 queue flush);
         returns how many were dropped."""
