@@ -5,6 +5,11 @@
     waferscale arch show NAME [--json]   a preset or spec file, with derived figures
     waferscale arch validate FILE        check a spec file: "ok" or the problems, exit 1
     waferscale arch schema               JSON schema of spec files
+    waferscale trace TARGET --out DIR    trace a kernel or example: Perfetto JSON, pictures
+    waferscale profile TARGET [--json]   busy / stalled / idle per PE, tasks, hottest links
+    waferscale routes TARGET --out DIR   route maps and the static route check
+    waferscale debug TARGET              run, step, break and look inside (commands on stdin)
+    waferscale collective OP ...         a collective: its model, or --simulate it
 
 Every subcommand has ``--help``. ``main(argv)`` returns the exit status, so tests can call it.
 """
@@ -293,6 +298,90 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
+def _cmd_trace(args: argparse.Namespace) -> int:
+    """Trace a kernel or example: Perfetto JSON, pictures, tables (waferscale.tools)."""
+    from waferscale.tools.cli import cmd_trace
+
+    return cmd_trace(args)
+
+
+def _cmd_profile(args: argparse.Namespace) -> int:
+    """Profile a kernel or example: busy / stalled / idle per PE, tasks, links."""
+    from waferscale.tools.cli import cmd_profile
+
+    return cmd_profile(args)
+
+
+def _cmd_routes(args: argparse.Namespace) -> int:
+    """Route maps of a kernel's or example's layouts, and the static route check."""
+    from waferscale.tools.cli import cmd_routes
+
+    return cmd_routes(args)
+
+
+def _cmd_debug(args: argparse.Namespace) -> int:
+    """Debug a kernel or example with commands from the terminal or stdin."""
+    from waferscale.tools.cli import cmd_debug
+
+    return cmd_debug(args)
+
+
+def _cmd_collective(args: argparse.Namespace) -> int:
+    """A collective of waferscale.collectives on a row, column or rectangle: its algorithm (or
+    the model's choice, --algorithm auto), model cycles, lower bound and spatial quantities;
+    with --simulate also the simulator's cycles, the check against numpy and the quantities
+    measured from the fabric's link counters."""
+    from waferscale import collectives as wc
+
+    try:
+        arch = _resolve(args.arch)
+        coll = wc.Collective(args.op, args.shape, args.words, args.algorithm,
+                             reduce_op=args.reduce_op, dtype=args.dtype, root=args.root,
+                             arch=arch)
+        out: dict = {
+            "op": coll.op, "algorithm": coll.name.split("/", 1)[1],
+            "shape": f"{coll.shape[0]}x{coll.shape[1]}", "words": coll.words,
+            "dtype": coll.dtype, "reduce_op": coll.reduce_op, "root": coll.root,
+            "arch": arch.name, "colors": coll.colors_needed,
+            "model_cycles": coll.model_cycles(),
+            "lower_bound_cycles": coll.lower_bound_cycles(),
+            "model_quantities": coll.model_quantities(),
+        }
+        if args.algorithm == "auto":
+            out["candidates"] = wc.best(coll.op, coll.shape, coll.words, arch,
+                                        root=coll.root).candidates
+        if args.simulate:
+            r = coll.simulate(seed=args.seed)
+            out.update(sim_cycles=r.cycles, ok=r.ok, bit_exact=r.bit_exact,
+                       max_abs_err=r.max_abs_err, model_error=r.model_error,
+                       measured=r.measured, wall_s=r.wall_s)
+    except (ValueError, KeyError) as err:
+        print(f"waferscale collective: {err}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(out, indent=2, default=float))
+        return 0 if out.get("ok", True) else 1
+    con = _console()
+    con.print(f"{coll.name} on {out['shape']} of {arch.name}, {coll.words} {coll.dtype} "
+              f"{coll.reduce_op}, root {coll.root}, {coll.colors_needed} color(s)")
+    if "candidates" in out:
+        con.print("model cycles by algorithm: " + ", ".join(
+            f"{a} {c:,.1f}" for a, c in out["candidates"].items()))
+    lb = out["lower_bound_cycles"]
+    con.print(f"model cycles  {out['model_cycles']:,.1f}"
+              + (f"   lower bound {lb:,.1f} (ratio {out['model_cycles'] / lb:.2f})" if lb else ""))
+    for k, q in enumerate(out["model_quantities"]):
+        con.print(f"[dim]model phase {k}: " + ", ".join(f"{n}={v:g}" for n, v in q.items())
+                  + "[/dim]")
+    if args.simulate:
+        verdict = "[green]ok[/green]" if out["ok"] else "[red]WRONG[/red]"
+        con.print(f"simulated     {out['sim_cycles']:,} cycles ({out['model_error']:+.1%} vs "
+                  f"model), result {verdict}, bit-exact {out['bit_exact']}")
+        con.print("[dim]measured: " + ", ".join(f"{n}={v}" for n, v in out["measured"].items())
+                  + f"; {out['wall_s']:.2f} s of simulation[/dim]")
+    return 0 if out.get("ok", True) else 1
+
+
 # --------------------------------------------------------------------------------------------
 # parser
 
@@ -374,6 +463,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", action="store_true",
                    help="print the analytic model's prediction only (no simulation)")
     p.set_defaults(func=_cmd_run)
+
+    p = commands.add_parser(
+        "collective",
+        help="a collective (reduce, broadcast, allreduce, ...): model it or --simulate it",
+        description=_cmd_collective.__doc__,
+    )
+    p.add_argument("op", metavar="OP", help="reduce, broadcast, allreduce, reduce_scatter, "
+                   "scatter, gather or allgather")
+    p.add_argument("--algorithm", default="auto",
+                   help="e.g. chain, two_phase, autogen, ring, xy, snake (default: auto, the "
+                   "model's choice)")
+    p.add_argument("--shape", default="16x1", metavar="WxH", help="PEs, e.g. 64x1 or 16x16")
+    p.add_argument("--words", type=int, default=64, metavar="B", help="words per PE")
+    p.add_argument("--reduce-op", default="sum", choices=("sum", "max"))
+    p.add_argument("--dtype", default="f32", choices=("f32", "f16"))
+    p.add_argument("--root", default="nw", help="corner of the root: nw, ne, sw, se")
+    p.add_argument("--arch", default="wse2", help="a preset or a spec file (default wse2)")
+    p.add_argument("--simulate", action="store_true", help="also run it on the simulator")
+    p.add_argument("--seed", type=int, default=0, help="random seed of the input data")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=_cmd_collective)
+
+    from waferscale.tools.cli import add_tool_parsers
+
+    add_tool_parsers(commands, {"trace": _cmd_trace, "profile": _cmd_profile,
+                                "routes": _cmd_routes, "debug": _cmd_debug})
 
     parser.set_defaults(func=lambda _args: _help(parser))
     return parser

@@ -13,14 +13,16 @@ come after the router's own role: a router only accepts from ``down`` once it ha
 the forwarding position, so a stream from further out waits (back-pressure) until the PEs
 nearer the root are done with that color.
 
-**Who advances the switches.** A PE whose router must move from *send* to *forward* ends its
-stream with an ADVANCE control wavelet. When it is its parent's last child on that color and
-the parent's router must also move on (from *receive* to *forward*), the wavelet is not
-CE-filtered: the parent's router delivers it to the parent's CE (which drops it) and advances.
-Otherwise the wavelet is CE-filtered and dies at the parent's router, which stays in *receive*
-for the next child. Routers between them are already in their last position, where an ADVANCE
-is a no-op (no ring mode). This is the paper's "the last child of a tree node sends a control
-wavelet to switch its parent's input" with switch positions (Luczynski et al., HPDC 2024).
+**Who advances the switches.** A PE whose router must move from *send* to *forward*, or whose
+parent's router must move from *receive* to *forward* after it (it is the parent's last child on
+that color), ends its stream with one CE-filtered control wavelet. Sending routers run their
+switch in ``pop_on_advance`` mode and read command slot 0, which is ADVANCE: the sender's router
+advances and pops it, so every later router in pop mode reads NOP. The other routers read the
+command in bits 22..23: ADVANCE from a parent's last child, NOP from its other children. The
+wavelet ends at the parent's router, which applies that command (receive -> forward after the
+last child); routers between them are in their last position already, where it changes
+nothing. This is the paper's "the last child of a tree node sends a control wavelet to switch
+its parent's input" (Luczynski et al., HPDC 2024), done with switch positions.
 
 Two colors alternating with the sender's depth make any pre-order tree on a line work: a node
 receives on one color and sends on the other, so it can stream.
@@ -37,10 +39,11 @@ from ._plan import Plan, Step
 __all__ = ["Message", "embed_tree", "line_tree_messages", "tree_pattern"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Message:
-    """PE ``src`` sends to PE ``dst`` along ``line`` from index ``a`` to index ``b`` (a > b) on
-    color slot ``slot``."""
+    """PE ``src`` sends ``n`` elements (from its buffer offset ``src_off``) to PE ``dst`` along
+    ``line`` from index ``a`` to index ``b`` on color slot ``slot``; in a gather they land at
+    ``dst_off`` of the receiver's buffer."""
 
     src: tuple[int, int]
     dst: tuple[int, int]
@@ -49,6 +52,13 @@ class Message:
     b: int
     slot: int
     name: str = ""
+    n: int = 0
+    src_off: int = 0
+    dst_off: int = 0
+
+    @property
+    def hops(self) -> int:
+        return abs(self.a - self.b)
 
 
 class TreeError(ValueError):
@@ -60,14 +70,16 @@ def embed_tree(
     messages: list[Message],
     children: dict[tuple[int, int], list[Message]],
     nodes: list[tuple[int, int]],
-    n: int,
-    off: int = 0,
-) -> None:
-    """Add the routes and steps of a reduction tree to ``plan``.
+    gather: bool = False,
+) -> int:
+    """Add the routes and steps of a tree to ``plan``; returns the hops travelled by its
+    control wavelets (one per message that sends one).
 
     ``children[v]`` lists the messages node ``v`` receives, in the order it receives them;
-    ``nodes`` every PE of the tree (any order); each PE sends at most one message (``None`` for
-    the root). Every message carries ``n`` elements at buffer offset ``off``."""
+    ``nodes`` every PE of the tree (any order); each PE sends at most one message. A reduction
+    (``gather=False``) combines each child's ``n`` elements into ``buf[src_off:]`` and streams
+    the last child's into its own message; a gather stores each child's message at its
+    ``dst_off`` and then sends its own (a block it has assembled)."""
     out_msg: dict[tuple[int, int], Message] = {}
     for m in messages:
         if m.src in out_msg:
@@ -102,6 +114,8 @@ def embed_tree(
         if key in send_at:
             m = send_at[key]
             plan.add_position((x, y), slot, "RAMP", m.line.up(m.a))
+            if key in pass_at:
+                plan.pop.add(key)
         elif key in recv_at:
             m = recv_at[key][0]
             plan.add_position((x, y), slot, m.line.down(m.b), "RAMP")
@@ -109,31 +123,38 @@ def embed_tree(
             rx, tx = pass_at[key]
             plan.add_position((x, y), slot, rx, tx)
     # steps
+    ctrl_hops = 0
     for v in nodes:
         kids = children.get(v, [])
         mine = out_msg.get(v)
-        for m in kids[:-1]:
-            plan.add_step(v, Step("recv", n, off, cin=m.slot))
-        tail = None
-        ctrl = False
+        if gather:
+            for m in kids:
+                plan.add_step(v, Step("recv", m.n, m.dst_off, cin=m.slot, combine="store"))
+        else:
+            for m in kids[:-1]:
+                plan.add_step(v, Step("recv", m.n, m.src_off, cin=m.slot))
+        ctrl = None
         if mine is not None:
             need_own = (*v, mine.slot) in pass_at
             siblings = recv_at[(*mine.dst, mine.slot)]
             need_parent = siblings[-1] is mine and (*mine.dst, mine.slot) in pass_at
             if need_parent:
-                ctrl = True
+                ctrl = "advance"
             elif need_own:
-                tail = "filtered"
-        if kids:
+                ctrl = "nop"
+        if kids and not gather:
             last = kids[-1]
             if mine is None:
-                plan.add_step(v, Step("recv", n, off, cin=last.slot))
+                plan.add_step(v, Step("recv", last.n, last.src_off, cin=last.slot))
             else:
-                plan.add_step(v, Step("fwd", n, off, cin=last.slot, cout=mine.slot, tail=tail))
+                plan.add_step(v, Step("fwd", mine.n, mine.src_off, cin=last.slot,
+                                      cout=mine.slot))
         elif mine is not None:
-            plan.add_step(v, Step("send", n, off, cout=mine.slot, tail=tail))
-        if ctrl:
-            plan.add_step(v, Step("ctrl", cout=mine.slot))
+            plan.add_step(v, Step("send", mine.n, mine.src_off, cout=mine.slot))
+        if ctrl is not None:
+            plan.add_step(v, Step("ctrl", cout=mine.slot, combine=ctrl))
+            ctrl_hops += mine.hops
+    return ctrl_hops
 
 
 def depths(parent: list[int] | tuple[int, ...]) -> list[int]:
@@ -144,36 +165,44 @@ def depths(parent: list[int] | tuple[int, ...]) -> list[int]:
 
 
 def line_tree_messages(
-    line: Line, parent, slots: tuple[int, int], prefix: str = ""
+    line: Line, parent, slots: tuple[int, int], n: int, prefix: str = "", off: int = 0
 ) -> tuple[list[Message], dict[tuple[int, int], list[Message]]]:
-    """The messages of a pre-order tree on ``line`` (``parent[k]`` < k, root 0): PE k sends on
-    ``slots[depth(k) % 2]``; children are received west to east (nearest first)."""
+    """The messages of a pre-order tree on ``line`` (``parent[k]`` < k, root 0): PE k sends
+    ``n`` elements on ``slots[depth(k) % 2]``; children are received nearest first."""
     d = depths(parent)
     msgs = []
     kids: dict[tuple[int, int], list[Message]] = {}
     for k in range(1, len(parent)):
         p = parent[k]
-        m = Message(line.pes[k], line.pes[p], line, k, p, slots[d[k] % 2], f"{prefix}{k}")
+        m = Message(line.pes[k], line.pes[p], line, k, p, slots[d[k] % 2], f"{prefix}{k}",
+                    n, off, off)
         msgs.append(m)
         kids.setdefault(line.pes[p], []).append(m)
     return msgs, kids
 
 
+def _straight(m: Message) -> bool:
+    """Does the message's path run along one row or column (the model's default route)?"""
+    path = m.line.pes[min(m.a, m.b):max(m.a, m.b) + 1]
+    return len({p[0] for p in path}) == 1 or len({p[1] for p in path}) == 1
+
+
 def tree_pattern(
     messages: list[Message],
     children: dict[tuple[int, int], list[Message]],
-    words: int,
     name: str,
+    unit: int = 1,
 ) -> Pattern:
-    """The model's pattern of an embedded tree: each message waits for its sender's children."""
+    """The model's pattern of an embedded tree: each message waits for its sender's children.
+    Words are counted in units of ``unit`` elements."""
     transfers = []
     for m in messages:
         transfers.append(
             Transfer(
                 src=m.src,
                 dst=m.dst,
-                words=words,
-                route=m.line.route(m.a, m.b),
+                words=m.n / unit if m.n % unit else m.n // unit,
+                route=None if _straight(m) else m.line.route(m.a, m.b),
                 after=tuple(c.name for c in children.get(m.src, [])),
                 name=m.name,
             )
