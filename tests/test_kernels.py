@@ -33,7 +33,8 @@ WSE2 = preset("wse2")
 
 
 def test_registry_holds_every_kernel_in_order():
-    assert list(REGISTRY) == NAMES
+    # these come first, in this order; later modules register more after them
+    assert list(REGISTRY)[: len(NAMES)] == NAMES
     for name, k in REGISTRY.items():
         assert isinstance(k, Kernel) and k.name == name and k.summary and k.check
         assert set(k.default_size) == set(k.size_names)

@@ -351,6 +351,7 @@ class Engine:
         until: Callable[[], bool] | None = None,
         max_cycles: int | None = None,
         waiting_for: str | None = None,
+        idle_ok: bool = False,
     ) -> RunResult:
         """Advance the simulation until ``until()`` holds, the fabric is quiet, or
         ``max_cycles`` more cycles have passed. Raises :class:`StallError` (with a report) when
@@ -384,7 +385,7 @@ class Engine:
             # The fabric is quiet; the CEs may still be busy with their last tasks' work.
             s = self.state
             s.clock[0] = max(self.now, int(s.ce_busy.max(initial=0)))
-            if self._parked or (until is not None and not until()):
+            if (self._parked and not idle_ok) or (until is not None and not until()):
                 # A task suspended in a synchronous op can never resume now.
                 raise StallError(stall_report(self, "quiet"))
             return RunResult("quiet", self.now, wall, self.stats())
@@ -526,6 +527,14 @@ class Engine:
         out["cycle"] = self.now
         assert len(st) == N_STATS
         return out
+
+    def advance_to(self, cycle: int) -> None:
+        """Let the device run until ``cycle`` (idle time passes if nothing is pending); tasks
+        waiting on the fabric stay waiting (the host may feed them later)."""
+        if cycle > self.now:
+            self.run(max_cycles=cycle - self.now, idle_ok=True)
+        if cycle > self.now:
+            self.state.clock[0] = cycle
 
     def break_on_task(self, task: str | int, pe: tuple[int, int] | None = None) -> None:
         """Pause ``run()`` (reason ``"break"``) just before a task runs: ``task`` is a task

@@ -827,6 +827,10 @@ class SdkRuntime:
             cmd = self._pending.popleft()
             after = self._end_all if not isinstance(cmd, _StreamCmd) else self._end_sync
             cmd.start_cycle = max(self._now(), after)
+            if isinstance(cmd, _LaunchCmd):
+                # A launch is a barrier: it starts when the previous commands ended on the
+                # device, not when the host noticed; let the device run up to that cycle.
+                self.engine.advance_to(cmd.start_cycle)
             self._active.append(cmd)
             cmd._start()
             changed = True
