@@ -565,8 +565,9 @@ class Engine:
     ) -> _trace.Trace:
         """Record events from now on (all PEs and cycles unless ``window`` narrows it);
         returns the :class:`~waferscale.fabric.trace.Trace` that fills as the engine runs."""
-        self.trace = _trace.Trace(self.width, self.height)
-        _trace.configure(self.state, window or _trace.TraceWindow(), capacity)
+        window = window or _trace.TraceWindow()
+        self.trace = _trace.Trace(self.width, self.height, window)
+        _trace.configure(self.state, window, capacity)
         return self.trace
 
     def stop_trace(self) -> _trace.Trace | None:

@@ -46,6 +46,7 @@ class Trace:
 
     width: int
     height: int
+    window: TraceWindow = field(default_factory=TraceWindow)
     dropped: int = 0
     _chunks: list[np.ndarray] = field(default_factory=list)
     _tasks: list[tuple[int, int, str, int, int]] = field(default_factory=list)
@@ -55,11 +56,23 @@ class Trace:
         if len(rows):
             self._chunks.append(rows.copy())
 
+    def covers(self, pe: int, cycle: int) -> bool:
+        """Is (PE, cycle) inside the trace window?"""
+        w = self.window
+        x, y = pe % self.width, pe // self.width
+        return (
+            w.x0 <= x <= (self.width - 1 if w.x1 is None else w.x1)
+            and w.y0 <= y <= (self.height - 1 if w.y1 is None else w.y1)
+            and w.first_cycle <= cycle <= (cycle if w.last_cycle is None else w.last_cycle)
+        )
+
     def add_task(self, pe: int, task_id: int, name: str, start: int, end: int) -> None:
-        self._tasks.append((pe, task_id, name, start, end))
+        if self.covers(pe, start):
+            self._tasks.append((pe, task_id, name, start, end))
 
     def add_op(self, pe: int, op: str, cycle: int, cycles: int, operands: str) -> None:
-        self._ops.append((pe, op, cycle, cycles, operands))
+        if self.covers(pe, cycle):
+            self._ops.append((pe, op, cycle, cycles, operands))
 
     @property
     def events(self) -> dict[str, np.ndarray]:
