@@ -31,9 +31,11 @@ from . import wide_multiplication  # noqa: E402,F401  isort: skip
 from . import bandwidth_test  # noqa: E402,F401  isort: skip
 from . import krylov  # noqa: E402,F401  isort: skip  (issue #6: power method, CG, PCG, BiCGSTAB)
 from . import stencil_25pt  # noqa: E402,F401  isort: skip  (issue #6)
+from . import hypersparse  # noqa: E402,F401  isort: skip  (issue #6)
 from . import gemm_summa  # noqa: E402,F401  isort: skip  (issue #6: GEMM, FFT, Cholesky)
 from . import gemm_cannon  # noqa: E402,F401  isort: skip
 from . import gemv_collectives  # noqa: E402,F401  isort: skip
 from . import fft  # noqa: E402,F401  isort: skip
+from . import cholesky  # noqa: E402,F401  isort: skip
 
 __all__ = ["REGISTRY", "Kernel", "KernelError", "KernelResult", "Outcome"]

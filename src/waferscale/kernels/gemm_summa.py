@@ -1,0 +1,262 @@
+"""``gemm-summa``: C = A B in f32 over a W x H grid by SUMMA (the SDK's GEMM with 2D collectives).
+
+Mapping. C (M x N) is cut into H x W blocks of ``mb = ceil(M/H)`` x ``nb = ceil(N/W)``; PE (i, j)
+(column i, row j) owns block C_ji. The inner dimension K is cut into ``S = max(W, H)`` panels of
+``kb = ceil(K/S)`` (everything zero padded). A's panel s of block row j lives on PE (s mod W, j),
+B's panel s of block column i on PE (i, s mod H), column-major. Step s = 0..S-1:
+
+* the *owner column* ``s mod W`` floods its A panels (``mb x kb``) along every row, east and west,
+  on color ``A_COLORS[s % 2]``; the *owner row* ``s mod H`` floods its B panels (``kb x nb``) up
+  and down every column on ``B_COLORS[s % 2]``;
+* every other PE receives them with asynchronous fabric-input ops into ``abuf`` / ``bbuf``
+  (microthreads 4 and 5; each completion activates its own task);
+* when both panels are there, every PE accumulates ``C_ji += A_panel B_panel`` with ``kb * nb``
+  fmacs of ``mb`` elements, then starts step s + 1.
+
+The flood's routes depend on where the owner is, so every PE sets its own router for the step at
+its start (``pe.set_route``: the SDK's local tile reconfiguration). Steps alternate between two
+colors per operand: when a PE re-routes color ``s % 2`` at step s, its last use (step s - 2) is
+over everywhere, because the owner of step s - 1 sent only after receiving all of step s - 2 and
+this PE has received step s - 1 (the owners of consecutive steps differ when W, H > 1). Wavelets
+reaching a router before it is re-routed wait (they are never dropped).
+
+Cost model (cycles), ``v(n) = op_startup + ceil(n / simd_f32)``:
+
+    T = v(mb nb) + S (G + a + b + 2 ramp + task_startup) + hop ((S - 1) + (W - 1) + (H - 1))
+
+with ``G = kb nb v(mb)`` the local product, ``a = mb kb`` (0 when W = 1) and ``b = kb nb`` (0
+when H = 1) the words a PE receives per step - they share its down ramp, and the owner of both
+(the PE at the crossing of the owner row and column) shares its up ramp between them the same
+way -, ``2 ramp + task_startup`` the trip up and down the ramps plus the start of the completion
+task, and the wire term the owners' walk across the grid (each step's owner starts one hop
+after the previous one's data reached it; the last flood crosses the grid). ``T = v(mb nb) + G``
+on one PE. Steps do not overlap (SUMMA as described: no double buffering), so the
+communication ``a + b`` adds to the compute ``G`` in every step. Within 2 % of the simulator on
+WSE-2 and WSE-3 over grids from 1x3 to 8x8 (fitted terms: the constant and the wire term were
+read off the simulator; the rest is counted). FLOPs ``2 M N K``; bytes ``4 (M K + K N + M N)``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..program import Layout, fabin_dsd, fabout_dsd, mem1d_dsd
+from ._base import (
+    Kernel,
+    KernelError,
+    Outcome,
+    allclose_check,
+    ceil_div,
+    d2h,
+    declare_timer,
+    h2d,
+    open_runtime,
+    read_cycles,
+    register,
+    stamp,
+    vector_cycles,
+)
+from ._gemm import (
+    block_columns,
+    col_major_blocks,
+    from_col_major_blocks,
+    gemm_inputs,
+    line_role,
+    local_gemm,
+    local_gemm_cycles,
+    pad,
+    pe_order_product,
+)
+
+A_COLORS = (0, 1)
+B_COLORS = (2, 3)
+A_DONE, B_DONE = 10, 11
+SEND_A = (0, 1)  # microthreads of the owner's sends, by step parity
+SEND_B = (2, 3)
+RECV_A, RECV_B = 4, 5
+
+
+def summa_program(c, *, i: int, j: int, W: int, H: int, S: int, mb: int, kb: int, nb: int):
+    """PE (i, j) of SUMMA: owns A panels s = i, i + W, ... and B panels s = j, j + H, ..."""
+    na, nbp = len(range(i, S, W)), len(range(j, S, H))
+    A = c.array("A", "f32", na * mb * kb, export=True)
+    B = c.array("B", "f32", nbp * kb * nb, export=True)
+    C = c.array("C", "f32", mb * nb, export=True)
+    abuf = c.array("abuf", "f32", mb * kb) if W > 1 else None
+    bbuf = c.array("bbuf", "f32", kb * nb) if H > 1 else None
+    state = c.array("state", "u32", 2)  # step, receives pending
+    ts = declare_timer(c)
+    C_cols = block_columns(C, mb, nb)
+    A_own = [block_columns(A, mb, kb, base=t * mb * kb) for t in range(na)]
+    A_buf = block_columns(abuf, mb, kb) if abuf is not None else None
+
+    def role(s, pos, n, axis):
+        return line_role(pos, s % n, n, axis)
+
+    def start_step(pe, s):
+        st = pe[state]
+        pending = 0
+        if W > 1:
+            color = A_COLORS[s % 2]
+            r = role(s, i, W, "row")
+            if s >= 2 and r != role(s - 2, i, W, "row"):
+                pe.set_route(color, r[0], r[1])
+            if s % W == i:
+                src = mem1d_dsd(A, mb * kb, offset=(s // W) * mb * kb)
+                pe.fmovs(fabout_dsd(color, mb * kb), src, async_=True, microthread=SEND_A[s % 2])
+            else:
+                pending += 1
+                pe.fmovs(mem1d_dsd(abuf), fabin_dsd(color, mb * kb), async_=True,
+                         microthread=RECV_A, activate=A_DONE)
+        if H > 1:
+            color = B_COLORS[s % 2]
+            r = role(s, j, H, "col")
+            if s >= 2 and r != role(s - 2, j, H, "col"):
+                pe.set_route(color, r[0], r[1])
+            if s % H == j:
+                src = mem1d_dsd(B, kb * nb, offset=(s // H) * kb * nb)
+                pe.fmovs(fabout_dsd(color, kb * nb), src, async_=True, microthread=SEND_B[s % 2])
+            else:
+                pending += 1
+                pe.fmovs(mem1d_dsd(bbuf), fabin_dsd(color, kb * nb), async_=True,
+                         microthread=RECV_B, activate=B_DONE)
+        st[0], st[1] = s, pending
+        if pending == 0:
+            multiply(pe)
+
+    def multiply(pe):
+        s = int(pe[state][0])
+        a_cols = A_own[s // W] if s % W == i else A_buf
+        if s % H == j:
+            b_sym, b_base = B, (s // H) * kb * nb
+        else:
+            b_sym, b_base = bbuf, 0
+        local_gemm(pe, C_cols, a_cols, b_sym, b_base, kb, nb)
+        if s + 1 < S:
+            start_step(pe, s + 1)
+        else:
+            stamp(pe, ts, 1)
+            pe.unblock_cmd_stream()
+
+    def arrived(pe):
+        st = pe[state]
+        st[1] -= 1
+        if st[1] == 0:
+            multiply(pe)
+
+    def a_done(pe):
+        arrived(pe)
+
+    def b_done(pe):
+        arrived(pe)
+
+    def compute(pe):
+        stamp(pe, ts, 0)
+        pe.fmovs(mem1d_dsd(C), 0.0)
+        start_step(pe, 0)
+
+    c.bind_local_task(a_done, A_DONE)
+    c.bind_local_task(b_done, B_DONE)
+    c.export(compute)
+
+
+def build_layout(arch, W, H, S, mb, kb, nb) -> Layout:
+    lay = Layout(W, H, arch=arch, name=f"gemm_summa_{W}x{H}_{mb}x{kb}x{nb}")
+    for j in range(H):
+        for i in range(W):
+            lay.set_tile_code(i, j, summa_program, i=i, j=j, W=W, H=H, S=S, mb=mb, kb=kb, nb=nb)
+            for s in range(min(S, 2)):  # the routes of steps 0 and 1; later steps re-route
+                if W > 1:
+                    rx, tx = line_role(i, s % W, W, "row")
+                    lay.set_route(i, j, A_COLORS[s], rx=rx, tx=tx)
+                if H > 1:
+                    rx, tx = line_role(j, s % H, H, "col")
+                    lay.set_route(i, j, B_COLORS[s], rx=rx, tx=tx)
+    return lay
+
+
+def summa_blocks(grid, size):
+    W, H = grid
+    S = max(W, H)
+    return S, ceil_div(size["M"], H), ceil_div(size["K"], S), ceil_div(size["N"], W)
+
+
+@register
+class GemmSumma(Kernel):
+    name = "gemm-summa"
+    summary = (
+        "C = A B (f32) by SUMMA: per step the owner column floods its A panel along the rows, "
+        "the owner row its B panel down the columns, every PE accumulates with fmacs"
+    )
+    size_names = ("M", "K", "N")
+    default_grid = (4, 4)
+    default_size = {"M": 32, "K": 32, "N": 32}
+    square_sizes = True
+    check = "allclose(C, A B [f64], rtol=1e-5, atol=1e-5*max|C|)"
+
+    def pe_memory_bytes(self, grid, size):
+        W, H = grid
+        S, mb, kb, nb = summa_blocks(grid, size)
+        na, nbp = ceil_div(S, W), ceil_div(S, H)
+        words = na * mb * kb + nbp * kb * nb + mb * nb
+        words += (mb * kb if W > 1 else 0) + (kb * nb if H > 1 else 0)
+        return 4 * words + 8 + 16
+
+    def flops(self, grid, size):
+        return 2.0 * size["M"] * size["N"] * size["K"]
+
+    def bytes(self, grid, size):
+        M, K, N = size["M"], size["K"], size["N"]
+        return 4.0 * (M * K + K * N + M * N)
+
+    def model_cycles(self, arch, grid, size):
+        W, H = grid
+        S, mb, kb, nb = summa_blocks(grid, size)
+        t = arch.timing
+        clear = vector_cycles(arch, mb * nb)
+        G = local_gemm_cycles(arch, mb, kb, nb)
+        if W == 1 and H == 1:  # nothing to receive: the local product only
+            return clear + G
+        words = (mb * kb if W > 1 else 0) + (kb * nb if H > 1 else 0)
+        per_step = G + words + 2 * t.ramp_latency_cycles + t.task_startup_cycles
+        wire = t.hop_latency_cycles * ((S - 1) + (W - 1) + (H - 1))
+        return int(clear + S * per_step + wire)
+
+    def simulate(self, arch, grid, size, seed):
+        W, H = grid
+        M, K, N = size["M"], size["K"], size["N"]
+        S, mb, kb, nb = summa_blocks(grid, size)
+        A, B = gemm_inputs(M, K, N, seed)
+        Ap, Bp = pad(A, H * mb, S * kb), pad(B, S * kb, W * nb)
+        Ab = col_major_blocks(Ap, mb, kb)  # (H, S, mb*kb)
+        Bb = col_major_blocks(Bp, kb, nb)  # (S, W, kb*nb)
+
+        compiled = build_layout(arch, W, H, S, mb, kb, nb).compile()
+        runner = open_runtime(compiled)
+        # every PE's panels in a row-major (H, W, n) tensor per symbol; columns / rows own
+        # different numbers of panels when S is not a multiple of W (H): load per column (row)
+        for i in range(W):
+            own = list(range(i, S, W))
+            h2d(runner, "A", Ab[:, own, :].reshape(H, 1, -1), i, 0, 1, H)
+        for j in range(H):
+            own = list(range(j, S, H))
+            h2d(runner, "B", Bb[own, :, :].transpose(1, 0, 2).reshape(1, W, -1), 0, j, W, 1)
+        runner.launch("compute", nonblock=False)
+        Cb = d2h(runner, "C", 0, 0, W, H, mb * nb)
+        timing = read_cycles(runner, W, H)
+        runner.stop()
+
+        got = from_col_major_blocks(Cb, mb, nb)[:M, :N]
+        ref = A.astype(np.float64) @ B.astype(np.float64)
+        scale = float(np.abs(ref).max()) if ref.size else 1.0
+        ok, err = allclose_check(got, ref, rtol=1e-5, atol=1e-5 * scale)
+        extras = {"steps": S, "mb": mb, "kb": kb, "nb": nb}
+        if not arch.numerics.fused_multiply_add:
+            hw = pe_order_product(Ap, Bp, range(S * kb))[:M, :N]
+            extras["bit_exact_pe_order"] = bool(np.array_equal(got.view(np.uint32),
+                                                               hw.view(np.uint32)))
+        return Outcome(ok, err, timing["cycles"], extras)
+
+    def validate(self, arch, grid, size):
+        if arch.router.colors - len(arch.router.reserved_colors) < 4:
+            raise KernelError(f"{self.name} needs 4 routable colors")
