@@ -13,18 +13,28 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..program.ports import PORT_DX, PORT_DY, PORT_NAMES
+from ._errors import CollectiveError
 
-__all__ = ["CORNERS", "Line", "Region", "parse_corner", "parse_shape"]
+__all__ = ["CORNERS", "GeometryError", "Line", "Region", "parse_corner", "parse_shape"]
 
 CORNERS = ("nw", "ne", "sw", "se")
 _ALIASES = {
-    "w": "nw", "west": "nw", "e": "ne", "east": "ne", "n": "nw", "north": "nw",
-    "s": "sw", "south": "sw", "northwest": "nw", "northeast": "ne", "southwest": "sw",
+    "w": "nw",
+    "west": "nw",
+    "e": "ne",
+    "east": "ne",
+    "n": "nw",
+    "north": "nw",
+    "s": "sw",
+    "south": "sw",
+    "northwest": "nw",
+    "northeast": "ne",
+    "southwest": "sw",
     "southeast": "se",
 }
 
 
-class GeometryError(ValueError):
+class GeometryError(CollectiveError):
     """A region, shape or corner a collective cannot use (the message says which and why)."""
 
 
@@ -132,8 +142,11 @@ class Region:
         return self.x0 <= x < self.x0 + self.w and self.y0 <= y < self.y0 + self.h
 
     def all_pes(self) -> list[tuple[int, int]]:
-        return [(x, y) for y in range(self.y0, self.y0 + self.h)
-                for x in range(self.x0, self.x0 + self.w)]
+        return [
+            (x, y)
+            for y in range(self.y0, self.y0 + self.h)
+            for x in range(self.x0, self.x0 + self.w)
+        ]
 
     def row(self, j: int = 0) -> Line:
         """Logical row j, from the root's column outward."""

@@ -93,17 +93,21 @@ class Plan:
             out.routes[(x, y, s + off)] = list(v)
         for pe, steps in other.steps.items():
             out.steps[pe].extend(
-                replace(st, cin=st.cin + off if st.cin >= 0 else -1,
-                        cout=st.cout + off if st.cout >= 0 else -1)
+                replace(
+                    st,
+                    cin=st.cin + off if st.cin >= 0 else -1,
+                    cout=st.cout + off if st.cout >= 0 else -1,
+                )
                 for st in steps
             )
         return out
 
     def compact(self) -> Plan:
         """The same plan with its used color slots renumbered 0, 1, ... (in order)."""
-        used = sorted({s for (_x, _y, s) in self.routes}
-                      | {s for st in self.steps.values() for t in st for s in (t.cin, t.cout)
-                         if s >= 0})
+        used = sorted(
+            {s for (_x, _y, s) in self.routes}
+            | {s for st in self.steps.values() for t in st for s in (t.cin, t.cout) if s >= 0}
+        )
         new = {s: k for k, s in enumerate(used)}
         out = Plan(len(used))
         for (x, y, s), v in self.routes.items():
@@ -111,8 +115,9 @@ class Plan:
         out.pop = {(x, y, new[s]) for x, y, s in self.pop}
         for pe, steps in self.steps.items():
             out.steps[pe] = [
-                replace(t, cin=new[t.cin] if t.cin >= 0 else -1,
-                        cout=new[t.cout] if t.cout >= 0 else -1)
+                replace(
+                    t, cin=new[t.cin] if t.cin >= 0 else -1, cout=new[t.cout] if t.cout >= 0 else -1
+                )
                 for t in steps
             ]
         return out
@@ -122,8 +127,7 @@ class Plan:
 
     @property
     def is_async(self) -> bool:
-        return any(st.kind in ("arecv", "asend") for steps in self.steps.values()
-                   for st in steps)
+        return any(st.kind in ("arecv", "asend") for steps in self.steps.values() for st in steps)
 
 
 # -------------------------------------------------------------------------------------------
@@ -144,8 +148,9 @@ _CTRL = {
 }
 
 
-def run_steps(pe: Any, steps: list[Step], buf: Any, base: int, colors: tuple[int, ...],
-              dtype: str, op: str) -> None:
+def run_steps(
+    pe: Any, steps: list[Step], buf: Any, base: int, colors: tuple[int, ...], dtype: str, op: str
+) -> None:
     """Execute ``steps`` on ``pe`` over array ``buf`` (from element ``base``)."""
     combine = getattr(pe, _OPS[(dtype, op)])
     move = getattr(pe, _MOV[dtype])
@@ -182,11 +187,35 @@ class AsyncSteps:
     (``recv_task``, ``send_task``) run when an op of that side completes and issue the next one;
     when both sides are done it activates ``then``."""
 
-    __slots__ = ("recvs", "sends", "ri", "si", "rbusy", "sbusy", "buf", "base", "colors",
-                 "dtype", "op", "then", "recv_task", "send_task")
+    __slots__ = (
+        "recvs",
+        "sends",
+        "ri",
+        "si",
+        "rbusy",
+        "sbusy",
+        "buf",
+        "base",
+        "colors",
+        "dtype",
+        "op",
+        "then",
+        "recv_task",
+        "send_task",
+    )
 
-    def __init__(self, steps: list[Step], buf: Any, base: int, colors: tuple[int, ...],
-                 dtype: str, op: str, then: Any, recv_task: int, send_task: int) -> None:
+    def __init__(
+        self,
+        steps: list[Step],
+        buf: Any,
+        base: int,
+        colors: tuple[int, ...],
+        dtype: str,
+        op: str,
+        then: Any,
+        recv_task: int,
+        send_task: int,
+    ) -> None:
         self.recvs = [s for s in steps if s.kind == "arecv"]
         self.sends = [s for s in steps if s.kind == "asend"]
         self.ri = self.si = 0
@@ -233,13 +262,22 @@ class AsyncSteps:
         if st.dep >= self.ri:  # its block has not arrived yet
             return
         out = fabout_dsd(self.colors[st.cout], st.n, self.dtype)
-        getattr(pe, _MOV[self.dtype])(out, mem1d_dsd(self.buf, st.n, self.base + st.off),
-                                      async_=True, activate=self.send_task,
-                                      microthread=SEND_THREAD)
+        getattr(pe, _MOV[self.dtype])(
+            out,
+            mem1d_dsd(self.buf, st.n, self.base + st.off),
+            async_=True,
+            activate=self.send_task,
+            microthread=SEND_THREAD,
+        )
         self.sbusy = True
 
     def _done(self, pe: Any) -> None:
-        if (self.ri == len(self.recvs) and self.si == len(self.sends) and self.then is not None
-                and not self.rbusy and not self.sbusy):
+        if (
+            self.ri == len(self.recvs)
+            and self.si == len(self.sends)
+            and self.then is not None
+            and not self.rbusy
+            and not self.sbusy
+        ):
             then, self.then = self.then, None
             pe.activate(then)

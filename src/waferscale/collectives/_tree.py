@@ -21,8 +21,11 @@ advances and pops it, so every later router in pop mode reads NOP. The other rou
 command in bits 22..23: ADVANCE from a parent's last child, NOP from its other children. The
 wavelet ends at the parent's router, which applies that command (receive -> forward after the
 last child); routers between them are in their last position already, where it changes
-nothing. This is the paper's "the last child of a tree node sends a control wavelet to switch
-its parent's input" (Luczynski et al., HPDC 2024), done with switch positions.
+nothing. (A sending router with nothing to forward has one position and no pop mode: it leaves
+slot 0 in place, and a later router in pop mode, already in its last position, pops it to no
+effect.) This relies on routers applying the command of a CE-filtered control wavelet that ends
+at them. It is the paper's "the last child of a tree node sends a control wavelet to switch its
+parent's input" (Luczynski et al., HPDC 2024), done with switch positions.
 
 Two colors alternating with the sender's depth make any pre-order tree on a line work: a node
 receives on one color and sends on the other, so it can stream.
@@ -33,6 +36,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..model import Pattern, Transfer
+from ._errors import CollectiveError
 from ._geometry import Line
 from ._plan import Plan, Step
 
@@ -61,8 +65,8 @@ class Message:
         return abs(self.a - self.b)
 
 
-class TreeError(ValueError):
-    pass
+class TreeError(CollectiveError):
+    """A tree whose messages cannot share the colors they were given (a bug in the caller)."""
 
 
 def embed_tree(
@@ -147,8 +151,7 @@ def embed_tree(
             if mine is None:
                 plan.add_step(v, Step("recv", last.n, last.src_off, cin=last.slot))
             else:
-                plan.add_step(v, Step("fwd", mine.n, mine.src_off, cin=last.slot,
-                                      cout=mine.slot))
+                plan.add_step(v, Step("fwd", mine.n, mine.src_off, cin=last.slot, cout=mine.slot))
         elif mine is not None:
             plan.add_step(v, Step("send", mine.n, mine.src_off, cout=mine.slot))
         if ctrl is not None:
@@ -174,8 +177,9 @@ def line_tree_messages(
     kids: dict[tuple[int, int], list[Message]] = {}
     for k in range(1, len(parent)):
         p = parent[k]
-        m = Message(line.pes[k], line.pes[p], line, k, p, slots[d[k] % 2], f"{prefix}{k}",
-                    n, off, off)
+        m = Message(
+            line.pes[k], line.pes[p], line, k, p, slots[d[k] % 2], f"{prefix}{k}", n, off, off
+        )
         msgs.append(m)
         kids.setdefault(line.pes[p], []).append(m)
     return msgs, kids
@@ -183,7 +187,7 @@ def line_tree_messages(
 
 def _straight(m: Message) -> bool:
     """Does the message's path run along one row or column (the model's default route)?"""
-    path = m.line.pes[min(m.a, m.b):max(m.a, m.b) + 1]
+    path = m.line.pes[min(m.a, m.b) : max(m.a, m.b) + 1]
     return len({p[0] for p in path}) == 1 or len({p[1] for p in path}) == 1
 
 
