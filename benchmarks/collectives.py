@@ -9,9 +9,9 @@ Sweep: 1D rows P in {4, 16, 64, 256, 512} x B in {1, 4, 16, 64, 256, 1024, 4096}
 (every algorithm), broadcast and allreduce (every algorithm); 2D squares 4x4 .. 512x512 at
 B in {1, 256, 4096} for reduce (X-Y, snake), broadcast and allreduce (X-Y, snake). Every row
 is modelled; it is simulated when its wavelet-hop count (the model's E, a good proxy for the
-simulator's work) is under the budget (``--max-hops``, default 3e7 for rows and 4e7 for squares; ``--quick``: 4e6, rings up
-to P = 64 and 2D squares up to 64x64; the full run: rings up to P = 256, squares up to
-256x256). The rows of the selector's choice have ``"selected": true``.
+simulator's work) is under the budget (``--max-hops``, default 3e7 for rows and 4e7 for
+squares; ``--quick``: 4e6, rings up to P = 64 and squares up to 64x64; the full run: rings up
+to P = 256, squares up to 256x256). The rows of the selector's choice have ``"selected": true``.
 
 JSON keys: ``op, algorithm, shape, words, model_cycles, sim_cycles`` (null where not
 simulated), ``lower_bound_cycles`` (null where there is none), ``wall_s`` (simulator time,

@@ -156,8 +156,14 @@ def test_model_matches_the_model_package():
             wc.Collective("reduce", (6, 5), 32, "xy", root=root).model_cycles()
             == wc.Collective("reduce", (6, 5), 32, "xy").model_cycles()
         )
-    # the snake is a chain of w * h PEs
+    # the snake is a chain of w * h PEs; X-Y is its two phases
     assert wc.Collective("reduce", (6, 5), 32, "snake").model_cycles() == 32 + 6 * 29
+    xy = wc.Collective("reduce", (40, 30), 64, "xy", row="two_phase", col="autogen")
+    assert xy.model_cycles() == pytest.approx(
+        model.reduce_cycles("two_phase", 40, 64, WSE2)
+        + model.reduce_cycles("autogen", 30, 64, WSE2)
+    )
+    assert xy.model_cycles() == pytest.approx(xy._pattern_cycles())
 
 
 def test_full_wafer_model():

@@ -174,10 +174,18 @@ def _ctrl_count(plan: Plan) -> int:
 
 
 def _tree_built(
-    region: Region, make_msgs, nodes, root, B: int, name: str, gather: bool = False
+    region: Region,
+    make_msgs,
+    nodes,
+    root,
+    B: int,
+    name: str,
+    gather: bool = False,
+    phase_of=None,
 ) -> Built:
     """A tree collective; ``make_msgs() -> (messages, children)`` runs on first use (a
-    512 x 512 X-Y tree has 262,143 messages, and its model has a closed form)."""
+    512 x 512 X-Y tree has 262,143 messages, and its model has a closed form). With
+    ``phase_of(message) -> int`` the model sees one pattern per phase, run back to back."""
     cache: list = []
 
     def get():
@@ -259,8 +267,15 @@ def reduce_xy(region: Region, B: int, arch: ArchSpec, row: str, col: str) -> Bui
         return msgs, kids
 
     # the model's two phases: the rows, then the column ("c" messages)
-    return _tree_built(region, make_msgs, region.all_pes, region.pe(0, 0), B, f"xy({row},{col})",
-                       phase_of=lambda m: int(m.name.startswith("c")))
+    return _tree_built(
+        region,
+        make_msgs,
+        region.all_pes,
+        region.pe(0, 0),
+        B,
+        f"xy({row},{col})",
+        phase_of=lambda m: int(m.name.startswith("c")),
+    )
 
 
 def reduce_snake(region: Region, B: int, arch: ArchSpec, alg: str) -> Built:

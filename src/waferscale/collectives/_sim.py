@@ -101,7 +101,7 @@ def simulate(coll: Collective, *, seed: int = 0, data: np.ndarray | None = None)
     if phases:
         model_q = {
             "E": sum(p["E"] for p in phases),
-            "N": max(p["N"] for p in phases),
+            "N": sum(p["N"] for p in phases),  # phases here use disjoint links
             "C": max(p["C"] for p in phases),
             "max_link_load": max(p["max_link_load"] for p in phases),
             "L": max(p["L"] for p in phases),
