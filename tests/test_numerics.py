@@ -625,9 +625,8 @@ def test_apply_elem_matches_dedicated_functions(abc, fused):
         sel = op_per_elem == op
         if sel.any():
             # the same entry point as apply_elem_array: the two must agree bit for bit
-            assert np.array_equal(out[sel], N.apply_elem_array(op, a[sel], b[sel], c[sel], fused)), (
-                op.name
-            )
+            want = N.apply_elem_array(op, a[sel], b[sel], c[sel], fused)
+            assert np.array_equal(out[sel], want), op.name
 
 
 def test_apply_elem_scalar_calls_and_fmac_convention():

@@ -327,7 +327,8 @@ class Layout:
                 f"  {s.name:<20} {s.dtype.name:>4} x {s.length:<8} {s.nbytes:>8} B"
                 for s in sorted(code.symbols.values(), key=lambda s: -s.nbytes)
             )
-            where = np.argwhere(self.code_index == next(i for i, x in enumerate(self._assignments) if x is a))
+            index = next(i for i, x in enumerate(self._assignments) if x is a)
+            where = np.argwhere(self.code_index == index)
             y0, x0 = (int(v) for v in where[0])
             raise LayoutError(
                 f"program {code.program!r} on PE ({x0}, {y0}) needs {code.memory_bytes} B of "
