@@ -2,7 +2,7 @@
 """What the trace hooks cost when tracing is off: the fabric benchmark's chain reduce (a row of
 512 PEs, 256 f32 each, synchronous receive-add-send stages: ``B + 6 (P - 1)`` = 3322 cycles) run
 by this tree's engine (hooks present, tracing disabled) and by the engine of the commit before
-the hooks (default ``4ee3b2f``), checked out into a temporary git worktree. The program is
+the hooks (default ``8802e5b``), checked out into a temporary git worktree. The program is
 defined here, with the API both trees share, so both engines run the same thing.
 
     python benchmarks/trace_overhead.py                 # 7 rounds x 10 runs, P=512, B=256
@@ -20,7 +20,7 @@ steadier of the two, since time spent waiting for a core is not counted). The
 worktrees are removed at the end (``--keep`` keeps them; ``--worktree PATH`` reuses one).
 
 The working tree also carries every engine change made after the hooks; ``--hooks 57ab6a6``
-(the commit that added them, on top of 4ee3b2f) measures the hooks alone.
+(the commit that added them, on top of 8802e5b) measures the hooks alone.
 """
 
 from __future__ import annotations
@@ -109,7 +109,7 @@ def child(src: Path, P: int, B: int, repeat: int, traced: bool, timeout: float) 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--base", default="4ee3b2f", help="commit without the hooks (4ee3b2f)")
+    ap.add_argument("--base", default="8802e5b", help="commit without the hooks (8802e5b)")
     ap.add_argument("--hooks", default=None, metavar="REV",
                     help="measure this commit (in a second worktree) as the side with the "
                     "hooks instead of the working tree, e.g. 57ab6a6, the commit that added "
