@@ -9,9 +9,10 @@ Sweep: 1D rows P in {4, 16, 64, 256, 512} x B in {1, 4, 16, 64, 256, 1024, 4096}
 (every algorithm), broadcast and allreduce (every algorithm); 2D squares 4x4 .. 512x512 at
 B in {1, 256, 4096} for reduce (X-Y, snake), broadcast and allreduce (X-Y, snake). Every row
 is modelled; it is simulated when its wavelet-hop count (the model's E, a good proxy for the
-simulator's work) is under the budget (``--max-hops``, default 3e7 for rows and 4e7 for
-squares; ``--quick``: 4e6, rings up to P = 64 and squares up to 64x64; the full run: rings up
-to P = 256, squares up to 256x256). The rows of the selector's choice have ``"selected": true``.
+simulator's work) is under the budget (``--max-hops``, default 3e7, about 15 minutes in all on
+a shared 2-core machine; ``--quick``: 4e6, rings up to P = 64 and squares up to 64x64; the full
+run: rings up to P = 256, squares up to 256x256). The rows of the selector's choice have
+``"selected": true``.
 
 JSON keys: ``op, algorithm, shape, words, model_cycles, sim_cycles`` (null where not
 simulated), ``lower_bound_cycles`` (null where there is none), ``wall_s`` (simulator time,
@@ -85,9 +86,9 @@ def _row(coll: wc.Collective, algorithm: str, simulate: bool, selected: bool) ->
         "ratio_sim": None,
         "model_error": None,
         "ok": None,
-        "colors": coll.colors_needed,
     }
     if simulate:
+        row["colors"] = coll.colors_needed  # builds the plan: only where it is simulated
         r = coll.simulate(seed=1)
         row.update(
             sim_cycles=r.cycles,
@@ -115,15 +116,13 @@ def sweep(args: argparse.Namespace, out) -> list[dict[str, Any]]:
     spec = arch_mod.preset(args.arch)
     rows: list[dict[str, Any]] = []
     budget = args.max_hops if args.max_hops is not None else (4e6 if args.quick else 3e7)
-    budget_2d = budget * 4 / 3 if args.max_hops is None and not args.quick else budget
     max_side = 64 if args.quick else 256
     ring_cap = 64 if args.quick else 256  # a ring runs ~4 P^2 Python tasks
 
     def run(coll: wc.Collective, name: str, selected: bool, allowed: bool) -> None:
         if name.startswith("ring") and coll.shape[0] * coll.shape[1] > ring_cap:
             allowed = False
-        limit = budget if coll.shape[1] == 1 else budget_2d
-        sim = (not args.no_sim) and allowed and _fits(coll) and _hops(coll) <= limit
+        sim = (not args.no_sim) and allowed and _fits(coll) and _hops(coll) <= budget
         row = _row(coll, name, sim, selected)
         rows.append(row)
         _emit(row, args, out)

@@ -342,7 +342,9 @@ def _cmd_collective(args: argparse.Namespace) -> int:
             "op": coll.op, "algorithm": coll.name.split("/", 1)[1],
             "shape": f"{coll.shape[0]}x{coll.shape[1]}", "words": coll.words,
             "dtype": coll.dtype, "reduce_op": coll.reduce_op, "root": coll.root,
-            "arch": arch.name, "colors": coll.colors_needed,
+            "arch": arch.name,
+            # counting colors builds the routes of every PE: skip it on huge regions
+            "colors": coll.colors_needed if coll.P <= 65536 else None,
             "model_cycles": coll.model_cycles(),
             "lower_bound_cycles": coll.lower_bound_cycles(),
             "model_quantities": coll.model_quantities(),
@@ -362,8 +364,9 @@ def _cmd_collective(args: argparse.Namespace) -> int:
         print(json.dumps(out, indent=2, default=float))
         return 0 if out.get("ok", True) else 1
     con = _console()
+    colors = f", {out['colors']} color(s)" if out["colors"] is not None else ""
     con.print(f"{coll.name} on {out['shape']} of {arch.name}, {coll.words} {coll.dtype} "
-              f"{coll.reduce_op}, root {coll.root}, {coll.colors_needed} color(s)")
+              f"{coll.reduce_op}, root {coll.root}{colors}")
     if "candidates" in out:
         con.print("model cycles by algorithm: " + ", ".join(
             f"{a} {c:,.1f}" for a, c in out["candidates"].items()))

@@ -99,18 +99,6 @@ def _idx(region: Region, pe: tuple[int, int]) -> tuple[int, int]:
     return pe[1] - region.y0, pe[0] - region.x0
 
 
-def _straight(line: Line, a: int, b: int) -> bool:
-    pa, pb = line.pes[a], line.pes[b]
-    lo, hi = min(a, b), max(a, b)
-    same = (lambda p: p[1] == pa[1]) if pa[1] == pb[1] else (lambda p: p[0] == pa[0])
-    return (pa[0] == pb[0] or pa[1] == pb[1]) and all(same(line.pes[k]) for k in range(lo, hi + 1))
-
-
-def _route(line: Line, a: int, b: int) -> str | None:
-    """None (the model's dimension-ordered route) where that is the line's path."""
-    return None if _straight(line, a, b) else line.route(a, b)
-
-
 def _eval_tree(
     data: np.ndarray, region: Region, children: dict, root, op: str, sl: slice
 ) -> np.ndarray:
@@ -521,7 +509,7 @@ def ring(region: Region, B: int, arch: ArchSpec, kind: str, embedding: str) -> B
                         src=line.pes[a],
                         dst=line.pes[b],
                         words=words,
-                        route=_route(line, a, b),
+                        route=line.model_route(a, b),
                         after=after,
                     )
                 )

@@ -98,6 +98,14 @@ class Line:
     def down(self, k: int) -> str | None:
         return _step_port(self.pes[k], self.pes[k + 1]) if k + 1 < len(self.pes) else None
 
+    def model_route(self, src: int, dst: int) -> str | None:
+        """The route to give :class:`waferscale.model.Transfer`: ``None`` (the model's
+        dimension-ordered route) where the path runs along one row or column, else the hops."""
+        path = self.pes[min(src, dst) : max(src, dst) + 1]
+        if len({p[0] for p in path}) == 1 or len({p[1] for p in path}) == 1:
+            return None
+        return self.route(src, dst)
+
     def route(self, src: int, dst: int) -> str:
         """The hops of a message from PE ``src`` to PE ``dst`` along the line (letters N, S, E,
         W), as :class:`waferscale.model.Transfer` takes them."""

@@ -185,12 +185,6 @@ def line_tree_messages(
     return msgs, kids
 
 
-def _straight(m: Message) -> bool:
-    """Does the message's path run along one row or column (the model's default route)?"""
-    path = m.line.pes[min(m.a, m.b) : max(m.a, m.b) + 1]
-    return len({p[0] for p in path}) == 1 or len({p[1] for p in path}) == 1
-
-
 def tree_pattern(
     messages: list[Message],
     children: dict[tuple[int, int], list[Message]],
@@ -206,7 +200,7 @@ def tree_pattern(
                 src=m.src,
                 dst=m.dst,
                 words=m.n / unit if m.n % unit else m.n // unit,
-                route=None if _straight(m) else m.line.route(m.a, m.b),
+                route=m.line.model_route(m.a, m.b),
                 after=tuple(c.name for c in children.get(m.src, [])),
                 name=m.name,
             )
