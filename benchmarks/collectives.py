@@ -2,17 +2,17 @@
 """Collectives: model, simulation and lower bound over the sweep of issue #5.
 
     python benchmarks/collectives.py --json            # one JSON object per line
-    python benchmarks/collectives.py --quick --json    # smaller simulations (a few minutes)
+    python benchmarks/collectives.py --quick --json    # smaller simulations (about a minute)
     python benchmarks/collectives.py --out results.jsonl --figure docs/figures/x.png
 
 Sweep: 1D rows P in {4, 16, 64, 256, 512} x B in {1, 4, 16, 64, 256, 1024, 4096} for reduce
 (every algorithm), broadcast and allreduce (every algorithm); 2D squares 4x4 .. 512x512 at
 B in {1, 256, 4096} for reduce (X-Y, snake), broadcast and allreduce (X-Y, snake). Every row
 is modelled; it is simulated when its wavelet-hop count (the model's E, a good proxy for the
-simulator's work) is under the budget (``--max-hops``, default 3e7, about 15 minutes in all on
-a shared 2-core machine; ``--quick``: 4e6, rings up to P = 64 and squares up to 64x64; the full
-run: rings up to P = 256, squares up to 256x256). The rows of the selector's choice have
-``"selected": true``.
+simulator's work) is under the budget (``--max-hops``, default 4e7: under 10 minutes in all
+on a shared 2-core machine; ``--quick``: 4e6, about a minute, rings up to P = 64 and squares
+up to 64x64; the full run: rings up to P = 256, squares up to 256x256). The rows of the
+selector's choice have ``"selected": true``.
 
 JSON keys: ``op, algorithm, shape, words, model_cycles, sim_cycles`` (null where not
 simulated), ``lower_bound_cycles`` (null where there is none), ``wall_s`` (simulator time,
@@ -115,7 +115,7 @@ def _fits(coll: wc.Collective) -> bool:
 def sweep(args: argparse.Namespace, out) -> list[dict[str, Any]]:
     spec = arch_mod.preset(args.arch)
     rows: list[dict[str, Any]] = []
-    budget = args.max_hops if args.max_hops is not None else (4e6 if args.quick else 3e7)
+    budget = args.max_hops if args.max_hops is not None else (4e6 if args.quick else 4e7)
     max_side = 64 if args.quick else 256
     ring_cap = 64 if args.quick else 256  # a ring runs ~4 P^2 Python tasks
 
@@ -299,7 +299,7 @@ def main(argv: list[str] | None = None) -> int:
         "--max-hops",
         type=float,
         default=None,
-        help="simulate rows whose model E is at most this (default 3e7, quick 4e6)",
+        help="simulate rows whose model E is at most this (default 4e7, quick 4e6)",
     )
     p.add_argument("--arch", default="wse2")
     p.add_argument("--out", type=Path, default=None, help="also write the JSON lines here")
