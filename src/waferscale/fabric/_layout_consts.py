@@ -20,7 +20,6 @@ from ..program.ports import (  # noqa: F401  (re-exported for the kernel)
 
 # DSD operand kinds as stored in the op pool.
 K_NONE, K_MEM, K_FABIN, K_FABOUT, K_FIFO, K_SCALAR = 0, 1, 2, 3, 4, 5
-KIND_NAMES = ("none", "mem", "fabin", "fabout", "fifo", "scalar")
 
 # Op pool columns (ops[i, F_*]).
 F_PE = 0  # PE index

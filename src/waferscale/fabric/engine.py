@@ -27,7 +27,6 @@ from . import _kernel
 from . import trace as _trace
 from ._layout_consts import (
     CE_IDLE,
-    CE_RUNNING,
     EXIT_LIMIT,
     EXIT_QUIET,
     EXIT_STALL,
@@ -236,13 +235,6 @@ class Engine:
         if typed is None:
             typed = self._typed_views[sym.dtype.np_dtype] = self._typed(sym.dtype.np_dtype)
         return typed[first : first + sym.length]
-
-    def raw_view(self, p: int, sym: Symbol) -> np.ndarray:
-        """The same array as raw unsigned words (uint16 or uint32)."""
-        w = sym.dtype.width
-        first = (int(self.mem_base[p]) + sym.offset) // w
-        raw = self.state.mem32 if w == 4 else self.state.mem16
-        return raw[first : first + sym.length]
 
     def read_symbol(self, x: int, y: int, name: str) -> np.ndarray:
         """A copy of array ``name`` on PE (x, y) - for debugging, like the SDK's read_symbol."""
@@ -599,8 +591,6 @@ class Engine:
             "max_link_load": int(mesh.max(initial=0)),
         }
 
-    def busy_pes(self) -> np.ndarray:
-        return np.nonzero(self.state.ce_state == CE_RUNNING)[0]
 
 
 def mask64(bits: int) -> np.int64:

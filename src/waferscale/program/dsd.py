@@ -181,13 +181,3 @@ def set_dsd_base_addr(dsd: MemDSD, symbol: Symbol, offset: int = 0) -> MemDSD:
     d = replace(dsd, symbol=symbol, offset=int(offset))
     d.check_bounds()
     return d
-
-
-def dsd_length(dsd) -> int:
-    if isinstance(dsd, MemDSD):
-        return dsd.length
-    if isinstance(dsd, FabinDSD | FaboutDSD):
-        return dsd.extent
-    if isinstance(dsd, FifoDSD):
-        return dsd.length
-    raise TypeError(f"not a DSD: {dsd!r}")
