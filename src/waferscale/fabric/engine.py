@@ -59,6 +59,9 @@ _STALE = object()
 _PARKED = object()
 _RESPAWN = object()
 
+# How a task's argument is made from the wavelet or control data (see Engine._task_entry).
+_ARG_NONE, _ARG_U32, _ARG_F32, _ARG_CTRL, _ARG_OTHER = range(5)
+
 
 class TaskError(RuntimeError):
     """A Python task raised; the message names the PE, the task and the cycle."""
@@ -128,6 +131,7 @@ class Engine:
         self._rpc: dict[int, list[tuple[Callable[..., Any], tuple]]] = {}
         self._rpc_name: dict[int, str] = {}
         self._pe_cache: dict[int, Any] = {}
+        self._task_entries: dict[int, tuple[Any, Callable[..., Any], int]] = {}
         self.prints: list[PrintRecord] = []
         self._parked: dict[int, greenlet.greenlet] = {}
         self._loop_greenlet: greenlet.greenlet | None = None
@@ -386,28 +390,10 @@ class Engine:
     def _loop(self):
         s = self.state
         while True:
-            while self._work_i < len(self._work):
-                i = self._work_i
-                item = self._work[i]
-                self._work_i = i + 1
-                if item[0] == W_RESUME:
-                    p = item[1]
-                    g = self._parked.pop(p)
-                    pe = self.pe(p)
-                    pe._cursor = self._now
-                    pe._seg_start = self._now
-                    g.switch()
-                else:
-                    if self._task_breaks and self._hits_break(item[1], item[2]):
-                        self._work_i = i  # the task runs when the run continues
-                        return "break"
-                    self._run_task(item[1], item[2], item[3], self._work_f32[i])
-                me = greenlet.getcurrent()
-                if me is not self._loop_greenlet:
-                    # This loop frame belongs to a task that blocked and has now finished:
-                    # hand control back to the loop that resumed it.
-                    me.parent = self._loop_greenlet
-                    return _STALE
+            if self._work_i < len(self._work):
+                code = self._run_work()
+                if code is not None:
+                    return code
             self._flush_finished()
             if self._until is not None and self._until():
                 return "until"
@@ -427,41 +413,126 @@ class Engine:
                 return EXIT_LIMIT
             return code
 
-    def _run_task(self, p: int, tid: int, payload: int, payload_f32: float) -> None:
-        pe = self._pe_cache.get(p) or self.pe(p)
+    def _run_work(self):
+        """Run the batch of task starts and resumptions the kernel handed over, in its order.
+        Returns a loop exit code, or None when the batch is done.
+
+        Plain task starts (no breakpoints, no trace, not an RPC) take an inlined path with the
+        (PE, function, argument kind) looked up once per (PE, task id): this loop is where the
+        ``tasks`` benchmark spends its time."""
+        work = self._work
+        work_f32 = self._work_f32
+        n = len(work)
+        my_loop = self._loop_greenlet
+        entries = self._task_entries
+        fin_p = self._fin_p
+        fin_c = self._fin_c
+        fin_busy = self._fin_busy
         start = self._now - 1
-        pe._cursor = start + self._task_startup
-        pe._seg_start = start
+        cursor = start + self._task_startup
+        plain = self.trace is None and not self._task_breaks
+        i = self._work_i
+        while i < n:
+            item = work[i]
+            i += 1
+            self._work_i = i
+            p = item[1]
+            if item[0] == W_RESUME:
+                g = self._parked.pop(p)
+                pe = self.pe(p)
+                pe._cursor = self._now
+                pe._seg_start = self._now
+                g.switch()
+            else:
+                tid = item[2]
+                entry = entries.get((p << 6) | tid) if plain else None
+                if entry is None:
+                    if plain and tid != RPC_TASK_ID:
+                        entry = entries[(p << 6) | tid] = self._task_entry(p, tid)
+                    else:
+                        if self._task_breaks and self._hits_break(p, tid):
+                            self._work_i = i - 1  # the task runs when the run continues
+                            return "break"
+                        self._run_task(p, tid, item[3], work_f32[i - 1])
+                        entry = None
+                if entry is not None:
+                    pe, fn, arg_kind = entry
+                    pe._cursor = cursor
+                    pe._seg_start = start
+                    try:
+                        if arg_kind == _ARG_U32:
+                            fn(pe, item[3])
+                        elif arg_kind == _ARG_F32:
+                            fn(pe, work_f32[i - 1])
+                        elif arg_kind == _ARG_NONE:
+                            fn(pe)
+                        elif arg_kind == _ARG_CTRL:
+                            fn(pe, int(self.state.ctrl_data[p, tid]))
+                        else:
+                            fn(pe, *_payload_args(pe._code.tasks[tid], item[3]))
+                    except Exception as exc:
+                        self._task_failed(exc, pe, tid, fn)
+                    fin_p.append(p)
+                    fin_c.append(pe._cursor)
+                    fin_busy.append(pe._cursor - pe._seg_start)
+            if self._loop_greenlet is not my_loop:
+                # This loop frame belongs to a task that blocked and has now finished: hand
+                # control back to the loop that resumed it.
+                greenlet.getcurrent().parent = self._loop_greenlet
+                return _STALE
+        return None
+
+    def _task_entry(self, p: int, tid: int) -> tuple[Any, Callable[..., Any], int]:
+        pe = self._pe_cache.get(p) or self.pe(p)
+        decl = pe._code.tasks[tid]
+        if decl.kind != "data":
+            kind = _ARG_CTRL if decl.takes_data else _ARG_NONE
+        elif decl.dtype is F32_TYPE:
+            kind = _ARG_F32
+        elif decl.dtype is U32_TYPE:
+            kind = _ARG_U32
+        else:
+            kind = _ARG_OTHER
+        return pe, decl.fn, kind
+
+    def _task_failed(self, exc: BaseException, pe: Any, tid: int, fn: Callable[..., Any]) -> None:
+        """Re-raise what a task raised: engine errors as they are, anything else as a
+        :class:`TaskError` naming the task, the PE and the cycle."""
+        from .pe import OpError
+
+        if isinstance(exc, (TaskError, OpError)):
+            raise exc
+        decl = pe._code.tasks.get(tid) if tid != RPC_TASK_ID else None
+        name = decl.name if decl else getattr(fn, "__name__", "?")
+        raise TaskError(
+            f"task {name!r} (id {tid}) on PE ({pe.x}, {pe.y}) raised at cycle {pe._cursor}: "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
+
+    def _run_task(self, p: int, tid: int, payload: int, payload_f32: float) -> None:
+        """Start one task: the general path (RPCs, breakpoints, tracing) of ``_run_work``."""
+        start = self._now - 1
         decl = None
         if tid == RPC_TASK_ID:
+            pe = self.pe(p)
             fn, call_args = self._rpc[p].pop(0)
         else:
+            pe, fn, arg_kind = self._task_entry(p, tid)
             decl = pe._code.tasks[tid]
-            fn = decl.fn
-            if decl.kind != "data":
-                call_args = (int(self.state.ctrl_data[p, tid]),) if decl.takes_data else ()
-            elif decl.dtype is F32_TYPE:
+            if arg_kind == _ARG_NONE:
+                call_args = ()
+            elif arg_kind == _ARG_CTRL:
+                call_args = (int(self.state.ctrl_data[p, tid]),)
+            elif arg_kind == _ARG_F32:
                 call_args = (payload_f32,)
-            elif decl.dtype is U32_TYPE:
-                call_args = (payload,)
             else:
                 call_args = _payload_args(decl, payload)
+        pe._cursor = start + self._task_startup
+        pe._seg_start = start
         try:
             fn(pe, *call_args)
-        except greenlet.GreenletExit:
-            raise
-        except TaskError:
-            raise
         except Exception as exc:
-            from .pe import OpError
-
-            if isinstance(exc, OpError):
-                raise
-            name = decl.name if decl else getattr(fn, "__name__", "?")
-            raise TaskError(
-                f"task {name!r} (id {tid}) on PE ({p % self.width}, {p // self.width}) raised at "
-                f"cycle {pe._cursor}: {type(exc).__name__}: {exc}"
-            ) from exc
+            self._task_failed(exc, pe, tid, fn)
         self._fin_p.append(p)
         self._fin_c.append(pe._cursor)
         self._fin_busy.append(pe._cursor - pe._seg_start)
