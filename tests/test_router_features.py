@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from waferscale.fabric import Engine, OpError, StallError
 from waferscale.program import Layout, fabout_dsd
@@ -360,3 +362,65 @@ def test_control_wavelets_for_a_busy_ce_each_start_their_task():
     eng.run()
     assert eng.read_symbol(1, 0, "log")[: int(eng.read_symbol(1, 0, "n")[0])].tolist() == [1, 2]
 
+
+
+# -- switch changes take effect at the next cycle, for every router ---------------------------
+
+SWITCH_COLOR = 3
+
+
+def _switch_sender(c, *, vals, advance, delay):
+    def main(pe):
+        pe.spend(delay)
+        for v in vals:
+            pe.mov32(fabout_dsd(SWITCH_COLOR, 1, "u32", advance_switch=advance), v)
+
+    c.bind_local_task(main, 10)
+    c.activate(10)
+
+
+def _switch_root(c, *, n):
+    log = c.array("log", "u32", n, export=True)
+    count = c.array("count", "u32", 1, export=True)
+    last = c.array("last", "u32", 1, export=True)
+
+    def on_data(pe, value):
+        k = int(pe[count][0])
+        pe[log][k] = value
+        pe[count][0] = k + 1
+        pe[last][0] = pe.timestamp()
+
+    c.bind_data_task(on_data, SWITCH_COLOR)
+
+
+def _switch_gather(root_west: bool, delays: list[int]) -> tuple[list[int], int]:
+    """A row gathers one value per PE at an end PE: each middle PE sends its value with an
+    ADVANCE that turns its switch from RAMP -> root to pass-through."""
+    P = len(delays)
+    toward, away = ("WEST", "EAST") if root_west else ("EAST", "WEST")
+    xs = list(range(P)) if root_west else list(range(P - 1, -1, -1))
+    lay = Layout(P, 1, arch="wse2")
+    lay.set_tile_code(xs[0], 0, _switch_root, n=P - 1)
+    lay.set_route(xs[0], 0, SWITCH_COLOR, rx=away, tx="RAMP")
+    for k, x in enumerate(xs[1:], 1):
+        last = k == P - 1
+        lay.set_tile_code(x, 0, _switch_sender, vals=[k], advance=not last, delay=delays[k])
+        if last:
+            lay.set_route(x, 0, SWITCH_COLOR, rx="RAMP", tx=toward)
+        else:
+            lay.set_switches(x, 0, SWITCH_COLOR, [("RAMP", toward), (away, toward)])
+    eng = Engine(lay.compile())
+    eng.run()
+    got = sorted(eng.read_symbol(xs[0], 0, "log").tolist())
+    return got, int(eng.read_symbol(xs[0], 0, "last")[0])
+
+
+@given(delays=st.lists(st.integers(0, 6), min_size=3, max_size=6))
+@settings(max_examples=15, deadline=None)
+def test_mirror_image_switch_layouts_take_the_same_cycles(delays):
+    # The router pass visits PEs in an order of its own; a switch change made in one cycle must
+    # be seen by every router from the next, so mirror images cannot differ.
+    west = _switch_gather(True, delays)
+    east = _switch_gather(False, delays)
+    assert west[0] == list(range(1, len(delays)))
+    assert west == east

@@ -161,10 +161,15 @@ def _wrap(i, cap):
 
 @nb.njit(**_INLINE)
 def _switch_command(
-    p, c, payload, sw_pop, route_pos, sw_npos, sw_ring, torn, t_active, act_c, act_c_n, in_c
+    p, c, payload, sw_pop, route_pos, sw_npos, sw_ring, torn, t_active, act_c, act_c_n, in_c,
+    pend, pend_n,
 ):  # fmt: skip
     """Apply a control wavelet's switch command to PE ``p``'s router for color ``c``; return
-    the payload it forwards (its command slots shifted when the router pops)."""
+    the payload it forwards (its command slots shifted when the router pops).
+
+    A new switch position is queued in ``pend`` and applied after the router pass, so every
+    router sees the positions of the start of the cycle whatever the order of the pass (a
+    router sees at most one command per color per cycle)."""
     out = payload
     mode = sw_pop[c, p]
     if mode == POP_NONE:
@@ -174,18 +179,31 @@ def _switch_command(
         if mode == POP_ALWAYS or cmd == SW_ADVANCE:
             out = (payload & np.uint32(0xFFFF0000)) | ((payload & 0xFFFF) >> 2)
     pos = route_pos[c, p]
+    nxt = pos
     if cmd == SW_ADVANCE:
         nxt = pos + 1
         if nxt >= sw_npos[c, p]:
             nxt = 0 if sw_ring[c, p] != 0 else pos
-        route_pos[c, p] = nxt
     elif cmd == SW_RESET:
-        route_pos[c, p] = 0
+        nxt = 0
     elif cmd == SW_TEARDOWN:
         torn[p] |= np.int64(1) << c
         t_active[p] |= np.int64(1) << TEARDOWN_TASK_ID
         _list_add(act_c, act_c_n, in_c, p)
+    if nxt != pos:
+        k = pend_n[0]
+        pend[k, 0] = c
+        pend[k, 1] = p
+        pend[k, 2] = nxt
+        pend_n[0] = k + 1
     return out
+
+
+@nb.njit(**_JIT)
+def _grown(pend):
+    bigger = np.empty((pend.shape[0] * 2, 3), np.int64)
+    bigger[: pend.shape[0]] = pend
+    return bigger
 
 
 @nb.njit(**_INLINE)
@@ -363,6 +381,8 @@ def run_cycles(
     t = clock[C_NOW]
     last_progress = clock[C_LAST_PROGRESS]
     work_n[0] = 0
+    pend = np.empty((64, 3), np.int64)  # switch positions to apply after the router pass
+    pend_n = np.zeros(1, np.int64)
 
     while True:
         if t >= t_limit:
@@ -688,9 +708,11 @@ def run_cycles(
                             if filtered:
                                 _filter_count(filt, p, c, ctrl)
                             if ctrl != 0:
+                                if pend_n[0] == pend.shape[0]:
+                                    pend = _grown(pend)
                                 _switch_command(
                                     p, c, payload, sw_pop, route_pos, sw_npos, sw_ring, torn,
-                                    t_active, act_c, act_c_n, in_c,
+                                    t_active, act_c, act_c_n, in_c, pend, pend_n,
                                 )  # fmt: skip
                             progress = True
                             continue
@@ -733,9 +755,11 @@ def run_cycles(
                     out = payload
                     if ctrl != 0:
                         # The copies go where the switch pointed before the command.
+                        if pend_n[0] == pend.shape[0]:
+                            pend = _grown(pend)
                         out = _switch_command(
                             p, c, payload, sw_pop, route_pos, sw_npos, sw_ring, torn, t_active,
-                            act_c, act_c_n, in_c,
+                            act_c, act_c_n, in_c, pend, pend_n,
                         )  # fmt: skip
                     pm = tx
                     while pm != 0:
@@ -840,6 +864,9 @@ def run_cycles(
             else:
                 in_r[p] = 0
         act_r_n[0] = _compact_tail(act_r, act_r_n[0], n_start, w)
+        for k in range(pend_n[0]):
+            route_pos[pend[k, 0], pend[k, 1]] = pend[k, 2]
+        pend_n[0] = 0
 
         # ---- 4. host drains (memcpy streaming d2h) ---------------------------------------------
         for k in range(drn.shape[0]):
