@@ -913,3 +913,48 @@ def test_overlapping_operands_go_element_by_element(path):
     lay.set_tile_code(0, 0, body_prog, arrays=(("a", "f32", a), ("z", "f32", n - 1)), body=body)
     eng, _ = run(lay)
     np.testing.assert_array_equal(eng.read_symbol(0, 0, "a"), np.ones(n, F32))
+
+
+def _repeated_fmacs(fresh_dsds: bool, scalars: list[float]) -> np.ndarray:
+    """y += A[:, k] * s_k over the columns, twice, with the same DSD objects every time (the
+    engine's cached path) or new ones per call (its checking path)."""
+    from waferscale.fabric import Engine
+
+    m, n = 8, len(scalars)
+
+    def prog(c):
+        A = c.array("A", "f32", m * n, export=True)
+        y = c.array("y", "f32", m, export=True)
+        cols = [mem1d_dsd(A, m, offset=k * m) for k in range(n)]
+        yd = mem1d_dsd(y)
+
+        def main(pe):
+            for _ in range(2):
+                for k in range(n):
+                    if fresh_dsds:
+                        pe.fmacs(mem1d_dsd(y), mem1d_dsd(y), mem1d_dsd(A, m, offset=k * m),
+                                 scalars[k])
+                    else:
+                        pe.fmacs(yd, yd, cols[k], scalars[k])
+            pe.fmovs(mem1d_dsd(A, m), yd)  # a second op kind on a reused destination
+
+        c.bind_local_task(main, 10)
+        c.activate(10)
+
+    lay = Layout(1, 1, arch="wse2")
+    lay.set_tile_code(0, 0, prog)
+    eng = Engine(lay.compile())
+    rng = np.random.default_rng(3)
+    eng.view(0, eng.symbol(0, "A"))[:] = rng.standard_normal(m * n).astype(np.float32)
+    eng.view(0, eng.symbol(0, "y"))[:] = rng.standard_normal(m).astype(np.float32)
+    eng.run()
+    return np.concatenate([eng.read_symbol(0, 0, "y"), eng.read_symbol(0, 0, "A")[:m]])
+
+
+def test_repeated_memory_ops_on_the_same_dsds_match_fresh_ones():
+    scalars = [1.5, -0.25, 3.0e30, 1e-40, 2.0, 7.0]
+    cached = _repeated_fmacs(False, scalars)
+    fresh = _repeated_fmacs(True, scalars)
+    assert cached.view(np.uint32).tolist() == fresh.view(np.uint32).tolist()
+    assert np.isfinite(cached).all()
+    assert np.array_equal(cached[:8], cached[8:])  # the fmovs ran, on the cached path too

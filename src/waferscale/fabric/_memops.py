@@ -35,3 +35,21 @@ def memory_op(
             b = np.uint32(b_arg & 0xFFFFFFFF)
         r = apply_elem(code, a, b, c, fused)
         _write_mem(mem32, mem16, d_addr + i * d_stride, d_width, r)
+
+
+# memory_op's arguments after (mem32, mem16), packed in one int64 array: a compiled call unboxes
+# each scalar argument in Python, which made the 15-argument call cost more than the op itself.
+(MP_CODE, MP_N, MP_FUSED, MP_SCALAR, MP_D_ADDR, MP_D_STRIDE, MP_D_WIDTH, MP_A_KIND, MP_A_ARG,
+ MP_A_STRIDE, MP_A_WIDTH, MP_B_KIND, MP_B_ARG, MP_B_STRIDE, MP_B_WIDTH) = range(15)  # fmt: skip
+N_MP = 15
+
+
+@nb.njit(cache=True, nogil=True, boundscheck=False)
+def memory_op_packed(mem32, mem16, prm):
+    """:func:`memory_op` with its scalar arguments in ``prm`` (the ``MP_*`` layout)."""
+    memory_op(
+        mem32, mem16, prm[MP_CODE], prm[MP_N], prm[MP_FUSED] != 0, prm[MP_SCALAR],
+        prm[MP_D_ADDR], prm[MP_D_STRIDE], prm[MP_D_WIDTH],
+        prm[MP_A_KIND], prm[MP_A_ARG], prm[MP_A_STRIDE], prm[MP_A_WIDTH],
+        prm[MP_B_KIND], prm[MP_B_ARG], prm[MP_B_STRIDE], prm[MP_B_WIDTH],
+    )  # fmt: skip
