@@ -45,11 +45,15 @@ N_MP = 15
 
 
 @nb.njit(cache=True, nogil=True, boundscheck=False)
-def memory_op_packed(mem32, mem16, prm):
-    """:func:`memory_op` with its scalar arguments in ``prm`` (the ``MP_*`` layout)."""
+def memory_op_packed(mem32, mem16, prm, base):
+    """:func:`memory_op` with its scalar arguments in ``prm`` (the ``MP_*`` layout), memory
+    addresses relative to the PE's memory ``base`` (so one ``prm`` serves every PE running
+    the same program)."""
+    a_arg = prm[MP_A_ARG] + base if prm[MP_A_KIND] == K_MEM else prm[MP_A_ARG]
+    b_arg = prm[MP_B_ARG] + base if prm[MP_B_KIND] == K_MEM else prm[MP_B_ARG]
     memory_op(
         mem32, mem16, prm[MP_CODE], prm[MP_N], prm[MP_FUSED] != 0, prm[MP_SCALAR],
-        prm[MP_D_ADDR], prm[MP_D_STRIDE], prm[MP_D_WIDTH],
-        prm[MP_A_KIND], prm[MP_A_ARG], prm[MP_A_STRIDE], prm[MP_A_WIDTH],
-        prm[MP_B_KIND], prm[MP_B_ARG], prm[MP_B_STRIDE], prm[MP_B_WIDTH],
+        prm[MP_D_ADDR] + base, prm[MP_D_STRIDE], prm[MP_D_WIDTH],
+        prm[MP_A_KIND], a_arg, prm[MP_A_STRIDE], prm[MP_A_WIDTH],
+        prm[MP_B_KIND], b_arg, prm[MP_B_STRIDE], prm[MP_B_WIDTH],
     )  # fmt: skip

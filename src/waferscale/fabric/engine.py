@@ -131,6 +131,7 @@ class Engine:
         self._rpc: dict[int, list[tuple[Callable[..., Any], tuple]]] = {}
         self._rpc_name: dict[int, str] = {}
         self._pe_cache: dict[int, Any] = {}
+        self._memory_ops: dict[int, dict[tuple, tuple]] = {}  # by id(code), see PE._op
         self._task_entries: dict[int, tuple[Any, Callable[..., Any], int]] = {}
         self.prints: list[PrintRecord] = []
         self._parked: dict[int, greenlet.greenlet] = {}
@@ -281,6 +282,13 @@ class Engine:
         return idx.reshape(h, w, first.length), first
 
     # -- PE handles ----------------------------------------------------------------------------
+
+    def memory_ops_of(self, code: Any) -> dict[tuple, tuple]:
+        """The cache of checked memory-only ops shared by the PEs running ``code``."""
+        ops = self._memory_ops.get(id(code))
+        if ops is None:
+            ops = self._memory_ops[id(code)] = {}
+        return ops
 
     def pe(self, p: int):
         h = self._pe_cache.get(p)

@@ -76,6 +76,7 @@ class PE:
 
     __slots__ = (
         "_engine", "_p", "x", "y", "_code", "_cursor", "_seg_start", "_views", "_memory_ops",
+        "_base",
     )  # fmt: skip
 
     def __init__(self, engine, p: int):
@@ -87,8 +88,9 @@ class PE:
         self._cursor = 0
         self._seg_start = 0  # cycle the CE's current stretch of task work began
         self._views: dict[int | str, np.ndarray] = {}
-        # synchronous memory-only ops seen before, by (op, dst, src0, src1) identity
-        self._memory_ops: dict[tuple, tuple] = {}
+        # synchronous memory-only ops this PE's program ran before, by (op, dst, src0, src1)
+        self._memory_ops: dict[tuple, tuple] = engine.memory_ops_of(self._code)
+        self._base = int(engine.mem_base[p])  # byte address of this PE's memory in the arena
 
     def __repr__(self) -> str:
         return f"PE({self.x}, {self.y})"
@@ -426,7 +428,7 @@ class PE:
                 if scalar_type is not None:
                     prm[MP_SCALAR] = self._scalar_bits(scalar, scalar_type)
                 s = self._engine.state
-                memory_op_packed(s.mem32, s.mem16, prm)
+                memory_op_packed(s.mem32, s.mem16, prm, self._base)
                 self._cursor += cycles
                 return
         eng = self._engine
@@ -548,11 +550,14 @@ class PE:
             if len(srcs) > 1
             else (K_NONE, 0, 0, 4)
         )
+        base = self._base
         prm = np.array(
-            [int(code), length, int(fused), scalar_bits, d_addr, d_stride, d_width, *a, *b],
+            [int(code), length, int(fused), scalar_bits, d_addr - base, d_stride, d_width,
+             a[0], a[1] - base if a[0] == K_MEM else a[1], a[2], a[3],
+             b[0], b[1] - base if b[0] == K_MEM else b[1], b[2], b[3]],
             np.int64,
-        )
-        memory_op_packed(s.mem32, s.mem16, prm)
+        )  # fmt: skip
+        memory_op_packed(s.mem32, s.mem16, prm, base)
         return prm
 
     def _operand_fields(self, d, np_name, info_bits) -> tuple[int, int, int, int]:
