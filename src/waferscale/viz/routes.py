@@ -35,7 +35,7 @@ import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import Circle, FancyArrowPatch, Rectangle  # noqa: E402
 
-__all__ = ["draw_payload", "draw_routes"]
+__all__ = ["draw_payload", "draw_routes", "plot_routes"]
 
 MAX_PES = 1024  # larger maps are unreadable: draw a region
 
@@ -164,21 +164,11 @@ def _badges(ax, r: _Routes, x: int, y: int, colors: Sequence[int], hues) -> None
                 ha="right")
 
 
-def draw_routes(
-    layout: Any,
-    colors: Sequence[int] | None = None,
-    path: str | Path | None = None,
-    *,
-    positions: str = "panels",
-    region: tuple[int, int, int, int] | None = None,
-    title: str | None = None,
-    cell: float = 0.9,
-    dpi: int = 100,
-) -> Figure:
-    """Draw the routes of ``colors`` (default: every color with a route) of a layout, compiled
-    layout or engine; save to ``path`` (PNG, SVG, ... by suffix) if given. ``region`` = (x, y,
-    w, h) draws part of a large rectangle. Returns the matplotlib figure."""
-    r = _routes_of(layout)
+def _select(
+    r: _Routes, region: tuple[int, int, int, int] | None, colors: Sequence[int] | None
+) -> tuple[tuple[int, int, int, int], list[int]]:
+    """Check ``region`` (default: the whole rectangle) and pick the colors to draw (default:
+    every color with a route in the region)."""
     x0, y0, w, h = region if region is not None else (0, 0, r.width, r.height)
     if w <= 0 or h <= 0 or x0 < 0 or y0 < 0 or x0 + w > r.width or y0 + h > r.height:
         raise ValueError(
@@ -195,6 +185,103 @@ def draw_routes(
     colors = [int(c) for c in colors]
     if not colors:
         raise ValueError("no color to draw: no route in the region (pass colors=[...])")
+    return (x0, y0, w, h), colors
+
+
+def _plot_panel(ax, r: _Routes, region: tuple[int, int, int, int], colors: list[int], hues,
+                panel: int | None, npos_max: int) -> None:
+    """Draw one panel: switch position ``panel`` of every router (None: all positions,
+    overlaid with a line style each)."""
+    x0, y0, w, h = region
+    offsets = np.linspace(-0.12, 0.12, len(colors)) if len(colors) > 1 else [0.0]
+    sub = _Routes(w, h, *(a[y0 : y0 + h, x0 : x0 + w] for a in (
+        r.rx, r.tx, r.npos, r.current, r.ring, r.pop, r.swap, r.torn)),
+        {(fx - x0, fy - y0, fc): t for (fx, fy, fc), t in r.filters.items()}, r.title)
+    for yy in range(h):
+        for xx in range(w):
+            ax.add_patch(Rectangle((xx + 0.04, h - yy - 0.96), 0.92, 0.92, fill=False,
+                                   lw=0.6, ec="0.6"))
+            ax.add_patch(Circle((xx + 0.5, h - yy - 0.5), 0.06, color="0.35"))
+            for c, hue, off in zip(colors, hues, offsets, strict=True):
+                npos = int(sub.npos[yy, xx, c])
+                if panel is None:
+                    for k in range(npos):
+                        _draw_pe_color(ax, sub, xx, yy, c, k, hue, off, _STYLES[k % 4],
+                                       False)
+                    continue
+                if npos > 1 and panel >= npos:
+                    continue
+                k = panel if npos > 1 else 0
+                _draw_pe_color(ax, sub, xx, yy, c, k, hue, off, "-", npos == 1 and panel > 0)
+                if npos > 1 and int(sub.current[yy, xx, c]) == panel:
+                    ax.add_patch(Rectangle((xx + 0.07, h - yy - 0.93), 0.86, 0.86,
+                                           fill=False, lw=1.4, ec=hue, ls="--"))
+            _badges(ax, sub, xx, yy, colors, hues)
+    ax.set_xlim(0, w)
+    ax.set_ylim(0, h)
+    ax.set_aspect("equal")
+    ax.set_xticks(np.arange(w) + 0.5, [str(x0 + i) for i in range(w)], fontsize=7)
+    ax.set_yticks(np.arange(h) + 0.5, [str(y0 + h - 1 - i) for i in range(h)], fontsize=7)
+    ax.tick_params(length=0)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    if panel is not None and npos_max > 1:
+        ax.set_title(f"switch position {panel}", fontsize=8)
+
+
+def _position_handles(npos_max: int) -> list[Any]:
+    """Legend entries for the line styles of switch positions (overlay mode)."""
+    if npos_max <= 1:
+        return []
+    return [plt.Line2D([], [], color="0.3", ls=_STYLES[k], label=f"position {k}")
+            for k in range(npos_max)]
+
+
+def plot_routes(
+    ax: Any,
+    layout: Any,
+    colors: Sequence[int] | None = None,
+    *,
+    region: tuple[int, int, int, int] | None = None,
+    hues: Sequence[Any] | None = None,
+) -> list[Any]:
+    """Draw the routes of ``colors`` on an existing matplotlib axes ``ax`` (one PE per unit
+    square, row 0 at the top; every switch position overlaid, position k with line style k),
+    for composing a route map into a larger figure. ``hues``: one matplotlib color per entry
+    of ``colors`` (default: the tab10 palette in order). Returns the legend handles (one per
+    color, then one per switch position if any router has several)."""
+    r = _routes_of(layout)
+    region, colors = _select(r, region, colors)
+    x0, y0, w, h = region
+    if hues is None:
+        hues = [_PALETTE[i % len(_PALETTE)] for i in range(len(colors))]
+    hues = list(hues)
+    if len(hues) != len(colors):
+        raise ValueError(f"{len(hues)} hues for {len(colors)} colors")
+    npos_max = int(r.npos[y0 : y0 + h, x0 : x0 + w][..., colors].max())
+    _plot_panel(ax, r, region, colors, hues, None, npos_max)
+    handles = [plt.Line2D([], [], color=hue, lw=2, label=f"color {c}")
+               for c, hue in zip(colors, hues, strict=True)]
+    return handles + _position_handles(npos_max)
+
+
+def draw_routes(
+    layout: Any,
+    colors: Sequence[int] | None = None,
+    path: str | Path | None = None,
+    *,
+    positions: str = "panels",
+    region: tuple[int, int, int, int] | None = None,
+    title: str | None = None,
+    cell: float = 0.9,
+    dpi: int = 100,
+) -> Figure:
+    """Draw the routes of ``colors`` (default: every color with a route) of a layout, compiled
+    layout or engine; save to ``path`` (PNG, SVG, ... by suffix) if given. ``region`` = (x, y,
+    w, h) draws part of a large rectangle. Returns the matplotlib figure."""
+    r = _routes_of(layout)
+    region, colors = _select(r, region, colors)
+    x0, y0, w, h = region
     hues = [_PALETTE[i % len(_PALETTE)] for i in range(len(colors))]
     npos_max = int(r.npos[y0 : y0 + h, x0 : x0 + w][..., colors].max())
     if positions not in ("panels", "overlay"):
@@ -204,46 +291,12 @@ def draw_routes(
         1, len(panels), figsize=(cell * w * len(panels) + 0.4 * len(panels), cell * h + 0.9),
         squeeze=False, dpi=dpi,
     )
-    offsets = np.linspace(-0.12, 0.12, len(colors)) if len(colors) > 1 else [0.0]
     for ax, panel in zip(axes[0], panels, strict=True):
-        sub = _Routes(w, h, *(a[y0 : y0 + h, x0 : x0 + w] for a in (
-            r.rx, r.tx, r.npos, r.current, r.ring, r.pop, r.swap, r.torn)),
-            {(fx - x0, fy - y0, fc): t for (fx, fy, fc), t in r.filters.items()}, r.title)
-        for yy in range(h):
-            for xx in range(w):
-                ax.add_patch(Rectangle((xx + 0.04, h - yy - 0.96), 0.92, 0.92, fill=False,
-                                       lw=0.6, ec="0.6"))
-                ax.add_patch(Circle((xx + 0.5, h - yy - 0.5), 0.06, color="0.35"))
-                for c, hue, off in zip(colors, hues, offsets, strict=True):
-                    npos = int(sub.npos[yy, xx, c])
-                    if panel is None:
-                        for k in range(npos):
-                            _draw_pe_color(ax, sub, xx, yy, c, k, hue, off, _STYLES[k % 4],
-                                           False)
-                        continue
-                    if npos > 1 and panel >= npos:
-                        continue
-                    k = panel if npos > 1 else 0
-                    _draw_pe_color(ax, sub, xx, yy, c, k, hue, off, "-", npos == 1 and panel > 0)
-                    if npos > 1 and int(sub.current[yy, xx, c]) == panel:
-                        ax.add_patch(Rectangle((xx + 0.07, h - yy - 0.93), 0.86, 0.86,
-                                               fill=False, lw=1.4, ec=hue, ls="--"))
-                _badges(ax, sub, xx, yy, colors, hues)
-        ax.set_xlim(0, w)
-        ax.set_ylim(0, h)
-        ax.set_aspect("equal")
-        ax.set_xticks(np.arange(w) + 0.5, [str(x0 + i) for i in range(w)], fontsize=7)
-        ax.set_yticks(np.arange(h) + 0.5, [str(y0 + h - 1 - i) for i in range(h)], fontsize=7)
-        ax.tick_params(length=0)
-        for spine in ax.spines.values():
-            spine.set_visible(False)
-        if panel is not None and npos_max > 1:
-            ax.set_title(f"switch position {panel}", fontsize=8)
+        _plot_panel(ax, r, region, colors, hues, panel, npos_max)
     handles = [plt.Line2D([], [], color=hue, lw=2, label=f"color {c}")
                for c, hue in zip(colors, hues, strict=True)]
-    if positions == "overlay" and npos_max > 1:
-        handles += [plt.Line2D([], [], color="0.3", ls=_STYLES[k], label=f"position {k}")
-                    for k in range(npos_max)]
+    if positions == "overlay":
+        handles += _position_handles(npos_max)
     fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 6), fontsize=7,
                frameon=False)
     fig.suptitle(title if title is not None else r.title, fontsize=9)
