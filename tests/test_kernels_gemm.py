@@ -76,6 +76,17 @@ def test_summa_property(w, h, M, K, N, seed):
     assert abs(r.model_error) <= 0.10
 
 
+def test_summa_overlaps_the_next_panels_with_the_multiply():
+    """Double buffering: at 4x4, M=K=N=32 (4 steps of 8x8x8 blocks) the run costs the four
+    local products plus a fraction of the panel transfers; without the overlap it would cost
+    both in full (the transfers of a step add to its multiply)."""
+    r = _check("gemm-summa", (4, 4), 32)
+    steps, mb, kb, nb = 4, 8, 8, 8
+    products = steps * kb * nb * mb
+    transfers = steps * (mb * kb + kb * nb)
+    assert r.cycles - products < transfers / 2, (r.cycles, products, transfers)
+
+
 @SMALL
 @given(p=st.integers(1, 5), M=st.integers(1, 12), K=st.integers(1, 12), N=st.integers(1, 12),
        seed=st.integers(0, 9))

@@ -1,4 +1,5 @@
-"""``gemm-summa``: C = A B in f32 over a W x H grid by SUMMA (the SDK's GEMM with 2D collectives).
+"""``gemm-summa``: C = A B in f32 over a W x H grid by SUMMA (the SDK's GEMM with 2D collectives),
+double-buffered: the broadcast of the next k-panel overlaps the multiply of the current one.
 
 Mapping. C (M x N) is cut into H x W blocks of ``mb = ceil(M/H)`` x ``nb = ceil(N/W)``; PE (i, j)
 (column i, row j) owns block C_ji. The inner dimension K is cut into ``S = max(W, H)`` panels of
@@ -8,32 +9,40 @@ B's panel s of block column i on PE (i, s mod H), column-major. Step s = 0..S-1:
 * the *owner column* ``s mod W`` floods its A panels (``mb x kb``) along every row, east and west,
   on color ``A_COLORS[s % 2]``; the *owner row* ``s mod H`` floods its B panels (``kb x nb``) up
   and down every column on ``B_COLORS[s % 2]``;
-* every other PE receives them with asynchronous fabric-input ops into ``abuf`` / ``bbuf``
-  (microthreads 4 and 5; each completion activates its own task);
-* when both panels are there, every PE accumulates ``C_ji += A_panel B_panel`` with ``kb * nb``
-  fmacs of ``mb`` elements, then starts step s + 1.
+* every other PE receives them with asynchronous fabric-input ops into ``abuf{s % 2}`` /
+  ``bbuf{s % 2}`` (two buffers per operand; microthreads 4 and 5; each completion activates its
+  own task);
+* once step s's panels are in (and step s - 1's multiply is done), a PE first starts step s + 1's
+  transfers (its sends if it owns a panel of step s + 1, else its receives into the other
+  buffers), then accumulates ``C_ji += A_panel B_panel`` with ``kb * nb`` fmacs of ``mb``
+  elements while they stream. Step 0's transfers start before C is cleared.
 
-The flood's routes depend on where the owner is, so every PE sets its own router for the step at
-its start (``pe.set_route``: the SDK's local tile reconfiguration). Steps alternate between two
-colors per operand: when a PE re-routes color ``s % 2`` at step s, its last use (step s - 2) is
-over everywhere, because the owner of step s - 1 sent only after receiving all of step s - 2 and
-this PE has received step s - 1 (the owners of consecutive steps differ when W, H > 1). Wavelets
-reaching a router before it is re-routed wait (they are never dropped).
+The flood's routes depend on where the owner is, so every PE sets its own router for step s when
+it starts step s's transfers (``pe.set_route``: the SDK's local tile reconfiguration). Steps
+alternate between two colors per operand, and a PE starts step s's transfers only after it has
+received all of step s - 1, hence of step s - 2, the color's previous use: every wavelet of step
+s - 2 has passed its router. A wavelet of step s that reaches a router still routed for step
+s - 2 is either routed the same way (both owners on the same side) or not accepted and waits
+(never dropped) until that router re-routes; on one color and one path wavelets keep their order,
+so a PE still receiving step s - 2 takes exactly its words before those of step s.
 
-Cost model (cycles), ``v(n) = op_startup + ceil(n / simd_f32)``:
+Cost model (cycles), ``v(n) = op_startup + ceil(n / simd_f32)``, ``G = kb nb v(mb)`` the local
+product, ``n`` the operands that travel (``[W > 1] + [H > 1]``), ``w = a + b`` the words a PE
+receives per step (``a = mb kb`` if W > 1, ``b = kb nb`` if H > 1; they share its down ramp):
 
-    T = v(mb nb) + S (G + a + b + 2 ramp + task_startup) + hop ((S - 1) + (W - 1) + (H - 1))
+    compute = G + n (1 + task_startup)             (n async issues, n completion tasks)
+    comm_s  = w + 2 ramp + 1 + task_startup + hop d_s
+    T = max(v(mb nb), w + 2 ramp) + sum_{s=1}^{S-1} max(compute, comm_s) + G
+        + hop ((W - 1) + (H - 1)) + 2 - 3 n
 
-with ``G = kb nb v(mb)`` the local product, ``a = mb kb`` (0 when W = 1) and ``b = kb nb`` (0
-when H = 1) the words a PE receives per step - they share its down ramp, and the owner of both
-(the PE at the crossing of the owner row and column) shares its up ramp between them the same
-way -, ``2 ramp + task_startup`` the trip up and down the ramps plus the start of the completion
-task, and the wire term the owners' walk across the grid (each step's owner starts one hop
-after the previous one's data reached it; the last flood crosses the grid). ``T = v(mb nb) + G``
-on one PE. Steps do not overlap (SUMMA as described: no double buffering), so the
-communication ``a + b`` adds to the compute ``G`` in every step. Within 2 % of the simulator on
-WSE-2 and WSE-3 over grids from 1x3 to 8x8 (fitted terms: the constant and the wire term were
-read off the simulator; the rest is counted). FLOPs ``2 M N K``; bytes ``4 (M K + K N + M N)``.
+``d_s`` is how far the owners move from step s - 1 to s (the larger of the owner column's and
+the owner row's moves; 1, or W - 1 / H - 1 where they wrap). A step costs the larger of its
+multiply and the next panels' trip (double buffering: ``max``, not the sum); the first term is
+step 0's panels travelling while C is cleared, the wire term the wave of start times across the
+grid. ``T = v(mb nb) + G`` on one PE. The constant ``2 - 3 n`` is fitted; within 6 % of the
+simulator on WSE-1/2/3 for runs of 100 cycles or more (grids 1x2 to 8x8), within 10 % for the
+few-dozen-cycle runs of 1- to 3-element blocks, where the operands' staggered arrivals are not
+modelled. FLOPs ``2 M N K``; bytes ``4 (M K + K N + M N)``.
 """
 
 from __future__ import annotations
@@ -42,6 +51,7 @@ import numpy as np
 
 from ..program import Layout, fabin_dsd, fabout_dsd, mem1d_dsd
 from ._base import (
+    ASYNC_ISSUE_CYCLES,
     Kernel,
     KernelError,
     Outcome,
@@ -77,72 +87,79 @@ RECV_A, RECV_B = 4, 5
 
 
 def summa_program(c, *, i: int, j: int, W: int, H: int, S: int, mb: int, kb: int, nb: int):
-    """PE (i, j) of SUMMA: owns A panels s = i, i + W, ... and B panels s = j, j + H, ..."""
+    """PE (i, j) of SUMMA: owns A panels s = i, i + W, ... and B panels s = j, j + H, ...;
+    receives the others into two buffers per operand (double buffering)."""
     na, nbp = len(range(i, S, W)), len(range(j, S, H))
     A = c.array("A", "f32", na * mb * kb, export=True)
     B = c.array("B", "f32", nbp * kb * nb, export=True)
     C = c.array("C", "f32", mb * nb, export=True)
-    abuf = c.array("abuf", "f32", mb * kb) if W > 1 else None
-    bbuf = c.array("bbuf", "f32", kb * nb) if H > 1 else None
-    state = c.array("state", "u32", 2)  # step, receives pending
+    abuf = [c.array(f"abuf{t}", "f32", mb * kb) for t in range(2)] if W > 1 else None
+    bbuf = [c.array(f"bbuf{t}", "f32", kb * nb) for t in range(2)] if H > 1 else None
+    state = c.array("state", "u32", 2)  # next step to multiply, its receives pending
     ts = declare_timer(c)
     C_cols = block_columns(C, mb, nb)
     A_own = [block_columns(A, mb, kb, base=t * mb * kb) for t in range(na)]
-    A_buf = block_columns(abuf, mb, kb) if abuf is not None else None
+    A_buf = [block_columns(b, mb, kb) for b in abuf] if abuf is not None else None
 
-    def role(s, pos, n, axis):
-        return line_role(pos, s % n, n, axis)
-
-    def start_step(pe, s):
-        st = pe[state]
+    def issue(pe, s) -> int:
+        """Start the panel transfers of step s (re-routing this router if its role changed);
+        returns the number of receives started."""
         pending = 0
         if W > 1:
             color = A_COLORS[s % 2]
-            r = role(s, i, W, "row")
-            if s >= 2 and r != role(s - 2, i, W, "row"):
+            r = line_role(i, s % W, W, "row")
+            if s >= 2 and r != line_role(i, (s - 2) % W, W, "row"):
                 pe.set_route(color, r[0], r[1])
             if s % W == i:
                 src = mem1d_dsd(A, mb * kb, offset=(s // W) * mb * kb)
                 pe.fmovs(fabout_dsd(color, mb * kb), src, async_=True, microthread=SEND_A[s % 2])
             else:
                 pending += 1
-                pe.fmovs(mem1d_dsd(abuf), fabin_dsd(color, mb * kb), async_=True,
+                pe.fmovs(mem1d_dsd(abuf[s % 2]), fabin_dsd(color, mb * kb), async_=True,
                          microthread=RECV_A, activate=A_DONE)
         if H > 1:
             color = B_COLORS[s % 2]
-            r = role(s, j, H, "col")
-            if s >= 2 and r != role(s - 2, j, H, "col"):
+            r = line_role(j, s % H, H, "col")
+            if s >= 2 and r != line_role(j, (s - 2) % H, H, "col"):
                 pe.set_route(color, r[0], r[1])
             if s % H == j:
                 src = mem1d_dsd(B, kb * nb, offset=(s // H) * kb * nb)
                 pe.fmovs(fabout_dsd(color, kb * nb), src, async_=True, microthread=SEND_B[s % 2])
             else:
                 pending += 1
-                pe.fmovs(mem1d_dsd(bbuf), fabin_dsd(color, kb * nb), async_=True,
+                pe.fmovs(mem1d_dsd(bbuf[s % 2]), fabin_dsd(color, kb * nb), async_=True,
                          microthread=RECV_B, activate=B_DONE)
-        st[0], st[1] = s, pending
-        if pending == 0:
-            multiply(pe)
+        return pending
 
-    def multiply(pe):
-        s = int(pe[state][0])
-        a_cols = A_own[s // W] if s % W == i else A_buf
+    def multiply(pe, s):
+        a_cols = A_own[s // W] if s % W == i else A_buf[s % 2]
         if s % H == j:
             b_sym, b_base = B, (s // H) * kb * nb
         else:
-            b_sym, b_base = bbuf, 0
+            b_sym, b_base = bbuf[s % 2], 0
         local_gemm(pe, C_cols, a_cols, b_sym, b_base, kb, nb)
-        if s + 1 < S:
-            start_step(pe, s + 1)
-        else:
-            stamp(pe, ts, 1)
-            pe.unblock_cmd_stream()
+
+    def run_from(pe, s):
+        """Step s's panels are in: start step s + 1's transfers, multiply step s, and go on
+        while the next step's panels need no waiting."""
+        st = pe[state]
+        while True:
+            pending = issue(pe, s + 1) if s + 1 < S else 0
+            multiply(pe, s)
+            if s + 1 == S:
+                stamp(pe, ts, 1)
+                pe.unblock_cmd_stream()
+                return
+            s += 1
+            if pending:
+                st[0], st[1] = s, pending
+                return
 
     def arrived(pe):
         st = pe[state]
         st[1] -= 1
         if st[1] == 0:
-            multiply(pe)
+            run_from(pe, int(st[0]))
 
     def a_done(pe):
         arrived(pe)
@@ -152,8 +169,12 @@ def summa_program(c, *, i: int, j: int, W: int, H: int, S: int, mb: int, kb: int
 
     def compute(pe):
         stamp(pe, ts, 0)
+        pending = issue(pe, 0)  # step 0's panels travel while C is cleared
         pe.fmovs(mem1d_dsd(C), 0.0)
-        start_step(pe, 0)
+        st = pe[state]
+        st[0], st[1] = 0, pending
+        if pending == 0:
+            run_from(pe, 0)
 
     c.bind_local_task(a_done, A_DONE)
     c.bind_local_task(b_done, B_DONE)
@@ -175,6 +196,12 @@ def build_layout(arch, W, H, S, mb, kb, nb) -> Layout:
     return lay
 
 
+def _owner_walk(s: int, W: int, H: int) -> int:
+    """How far the owners move from step s - 1 to step s: the larger of the owner column's and
+    the owner row's moves (the A and B panels travel at once)."""
+    return max(abs(s % W - (s - 1) % W), abs(s % H - (s - 1) % H))
+
+
 def summa_blocks(grid, size):
     W, H = grid
     S = max(W, H)
@@ -186,7 +213,8 @@ class GemmSumma(Kernel):
     name = "gemm-summa"
     summary = (
         "C = A B (f32) by SUMMA: per step the owner column floods its A panel along the rows, "
-        "the owner row its B panel down the columns, every PE accumulates with fmacs"
+        "the owner row its B panel down the columns, every PE accumulates with fmacs while the "
+        "next panels travel (double buffering)"
     )
     size_names = ("M", "K", "N")
     default_grid = (4, 4)
@@ -199,7 +227,7 @@ class GemmSumma(Kernel):
         S, mb, kb, nb = summa_blocks(grid, size)
         na, nbp = ceil_div(S, W), ceil_div(S, H)
         words = na * mb * kb + nbp * kb * nb + mb * nb
-        words += (mb * kb if W > 1 else 0) + (kb * nb if H > 1 else 0)
+        words += 2 * ((mb * kb if W > 1 else 0) + (kb * nb if H > 1 else 0))  # two buffers
         return 4 * words + 8 + 16
 
     def flops(self, grid, size):
@@ -213,14 +241,18 @@ class GemmSumma(Kernel):
         W, H = grid
         S, mb, kb, nb = summa_blocks(grid, size)
         t = arch.timing
+        R, hop, ts = t.ramp_latency_cycles, t.hop_latency_cycles, t.task_startup_cycles
         clear = vector_cycles(arch, mb * nb)
         G = local_gemm_cycles(arch, mb, kb, nb)
         if W == 1 and H == 1:  # nothing to receive: the local product only
             return clear + G
+        n = int(W > 1) + int(H > 1)  # operands that travel
         words = (mb * kb if W > 1 else 0) + (kb * nb if H > 1 else 0)
-        per_step = G + words + 2 * t.ramp_latency_cycles + t.task_startup_cycles
-        wire = t.hop_latency_cycles * ((S - 1) + (W - 1) + (H - 1))
-        return int(clear + S * per_step + wire)
+        compute = G + n * (ASYNC_ISSUE_CYCLES + ts)  # issues, product, completion tasks
+        comm = words + 2 * R + 1 + ts  # the panels through one down ramp, their completion
+        first = max(clear, words + 2 * R)  # step 0's panels travel while C is cleared
+        steps = sum(max(compute, comm + hop * _owner_walk(s, W, H)) for s in range(1, S))
+        return int(first + steps + G + hop * ((W - 1) + (H - 1)) + 2 - 3 * n)
 
     def simulate(self, arch, grid, size, seed):
         W, H = grid
