@@ -958,3 +958,48 @@ def test_repeated_memory_ops_on_the_same_dsds_match_fresh_ones():
     assert cached.view(np.uint32).tolist() == fresh.view(np.uint32).tolist()
     assert np.isfinite(cached).all()
     assert np.array_equal(cached[:8], cached[8:])  # the fmovs ran, on the cached path too
+
+
+def test_a_task_resumed_after_other_batches_finishes_and_frees_its_ce():
+    # PE 0's task parks in a synchronous receive while PE 1's tasks run and finish in earlier
+    # batches; once resumed it must hand its CE back, or its follow-up task never starts.
+    from waferscale.fabric import Engine
+
+    def receiver(c):
+        buf = c.array("buf", "f32", 4, export=True)
+        seen = c.array("seen", "u32", 1, export=True)
+
+        def main(pe):
+            pe.fmovs(mem1d_dsd(buf), fabin_dsd(2, 4))  # synchronous: parks the task
+            pe.activate(11)
+
+        def after(pe):
+            pe[seen][0] = 7
+
+        c.bind_local_task(main, 10)
+        c.bind_local_task(after, 11)
+        c.activate(10)
+
+    def sender(c):
+        src = c.array("src", "f32", 4, export=True, init=1.5)
+
+        def main(pe):
+            pe.activate(11)
+
+        def later(pe):
+            pe.spend(40)
+            pe.fmovs(fabout_dsd(2, 4), mem1d_dsd(src), async_=True)
+
+        c.bind_local_task(main, 10)
+        c.bind_local_task(later, 11)
+        c.activate(10)
+
+    lay = Layout(2, 1, arch="wse2")
+    lay.set_tile_code(0, 0, receiver)
+    lay.set_tile_code(1, 0, sender)
+    lay.set_route(1, 0, 2, rx="RAMP", tx="WEST")
+    lay.set_route(0, 0, 2, rx="EAST", tx="RAMP")
+    eng = Engine(lay.compile())
+    eng.run()
+    assert eng.read_symbol(0, 0, "buf").tolist() == [1.5] * 4
+    assert int(eng.read_symbol(0, 0, "seen")[0]) == 7

@@ -555,7 +555,7 @@ class Engine:
         s = self.state
         if len(self._fin_p) == 1:
             p, c, b = self._fin_p[0], self._fin_c[0], self._fin_busy[0]
-            self._fin_p, self._fin_c, self._fin_busy = [], [], []
+            self._clear_finished()
             s.prof[p, PR_TASK_BUSY] += b
             s.ce_busy[p] = max(c, self._now)
             s.ce_state[p] = CE_IDLE
@@ -564,12 +564,17 @@ class Engine:
         ps = np.array(self._fin_p, np.int64)
         cs = np.array(self._fin_c, np.int64)
         np.add.at(s.prof[:, PR_TASK_BUSY], ps, np.array(self._fin_busy, np.int64))
-        self._fin_p = []
-        self._fin_c = []
-        self._fin_busy = []
+        self._clear_finished()
         s.ce_busy[ps] = np.maximum(cs, self._now)
         s.ce_state[ps] = CE_IDLE
         s.wake_ces(ps)
+
+    def _clear_finished(self) -> None:
+        # Cleared in place, never rebound: a task resumed in an older loop frame records its
+        # finish through that frame's references to these lists.
+        self._fin_p.clear()
+        self._fin_c.clear()
+        self._fin_busy.clear()
 
     def park_current_task(self, p: int) -> None:
         """Called by a synchronous fabric op: suspend the running task until its op completes."""
