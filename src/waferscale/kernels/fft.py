@@ -5,11 +5,16 @@ transposes over the fabric.
 
 ``fft-1d`` (default 1x1, N = 64): every PE transforms its own N-point vector (a grid is a batch).
 
-``fft-2d`` (default 4x1, 32 x 32): an N0 x N1 array on a row of P PEs. PE k holds rows
-``k a0 .. k a0 + a0 - 1`` (``a0 = N0 / P``), each contiguous; it transforms them along axis 1;
-an all-to-all along the row sends PE m the columns ``m c1 ..`` (``c1 = N1 / P``) of every row,
-which PE m stores as ``(n0, v)`` at complex offset ``n0 c1 + v``; PE m then transforms its c1
-columns along axis 0 (complex stride c1) and holds ``X[:, m c1 : (m+1) c1]``.
+``fft-2d`` (default 4x4, 32 x 32): an N0 x N1 array on W x H PEs (``P = W H``). PE (i, j) holds
+the ``a0 = N0 / P`` rows ``i A0 + j a0 + u`` (``A0 = N0 / W``), each contiguous at ``u N1``, and
+transforms them along axis 1. Then the transpose, as two all-to-alls: along each *column* of PEs
+PE (i, l) gets columns ``l b1 ..`` (``b1 = N1 / H``) of the column's A0 rows, stored at ``(j a0 +
+u) b1 + v``; along each *row* PE (m, l) gets columns ``l b1 + m c1 ..`` (``c1 = N1 / P``) of all
+N0 rows, stored at ``n0 c1 + v``. PE (m, l) then transforms its c1 columns along axis 0 (complex
+stride c1) and holds ``X[:, (l W + m) c1 : (l W + m + 1) c1]``. On a row (H = 1) or a column of
+PEs one of the two all-to-alls is left out; these are the pencils of ``fft-3d`` with the middle
+FFT left out and both exchanges splitting axis 1 (``plan_2d`` / ``runs_2d`` feed the same
+``pencil_program``, ``LineExchange`` and ``line_routes``).
 
 ``fft-3d`` (default 4x4, 16 x 16 x 16): an N0 x N1 x N2 array on W x H PEs, pencils in three
 orientations. PE (i, j) first holds the z-pencils of x-block i (``a0 = N0/W``) and y-block j
@@ -29,23 +34,34 @@ ops on its own microthread (0: toward higher, 1: toward lower positions), each c
 activating the direction's task (10, 11), which issues the next. Colors: 0/1 (east, by sender
 parity), 2/3 (west), 4/5 (south), 6/7 (north): neighbour-to-neighbour routes only.
 
+Why the CEs forward and not the routers: a route is fixed per router and color, so a block can
+bypass the CEs between its source and its destination only on a color no other stream uses at
+those routers. Direct routes for an all-to-all along a line of P need a color per source and
+direction (``2 (P - 1)`` per axis: 12 for a 4x4 grid, 28 for lines of 8, against 21 routable
+colors), or phases of run-time re-routing; one multicast stream per source with counter filters
+keeping each PE's own words still needs a color per source, since two sources merged on one
+color interleave in no fixed order. The gain is bounded: the busiest link carries ``P^2 / 4``
+blocks each way either way, against about ``3 P^2 / 4`` blocks of ramp time at the middle PE
+now (fill included), so at most about 3x on the transposes, less for small blocks.
+
 Cost model (cycles). Local FFTs are counted exactly (``_fft.fft_cycles``: per stage the ops of the
 chosen variant, ``v(n) = op_startup + ceil(n / simd_f32)`` each). An all-to-all of blocks of ``w``
 words (``2 x`` complex) along a line of P costs
 
-    X(P) = copy + max(down, up) + P (P - 2) w / 4 + (2 ramp + hop + 1)(P - 1)
+    X(P) = copy + max(down, up) + P (P - 2) max(0, w - trip) / 4 + trip (P - 1)
+    trip = 2 ramp + hop + 1
 
 with ``copy`` the PE's own block moved in memory, ``down`` / ``up`` the words through the busiest
 PE's ramps (``exchange_cycles``; ``_fft.line_loads`` counts them for any block sizes): at the
 middle of the line about ``P^2 / 2`` blocks cross each ramp, the CE forwarding what passes; and
-the trip per PE of the pipeline. The ``P (P - 2) / 4``
-blocks are fitted: the middle PE's ramps idle about that long while the pipeline fills (each PE
-sends its own blocks before it forwards) and drains (measured for P = 2 to 16; the exchange is
-then within 10 % and the kernels within 5 %).
+the trip per PE of the pipeline. The fill term is fitted: the middle PE's ramps idle about ``P (P
+- 2) / 4`` blocks while the pipeline fills (each PE sends its own blocks before it forwards) and
+drains, less one trip per block, which the per-op latencies hide (measured for P = 2 to 16 and
+blocks of 2 to 128 words: the exchange alone within 14 %, the kernels within 3 %).
 So
 
     T_1d = fft(N)
-    T_2d = a0 fft(N1) + X(P) + c1 fft(N0)
+    T_2d = a0 fft(N1) + [H > 1] X_col(H) + [W > 1] X_row(W) + c1 fft(N0)
     T_3d = a0 a1 fft(N2) + X_col(H) + a0 b2 fft(N1) + X_row(W) + c1 b2 fft(N0)
 
 FLOPs: ``5 N log2 N`` per transform of N points (the usual convention); bytes ``16 N`` (complex
@@ -207,31 +223,51 @@ def _xchg(k: int, P: int, colors, send_runs, recv_runs):
             tuple(send_runs(k, k)), tuple(recv_runs(k, k)))
 
 
-def runs_2d(P: int, N0: int, N1: int):
-    """The row exchange of fft-2d: (send_runs, recv_runs)."""
-    a0, c1 = N0 // P, N1 // P
-
-    def send_runs(k, m):
-        return [(u * N1 + m * c1, c1) for u in range(a0)]
-
-    def recv_runs(k, m):
-        return [(k * a0 * c1, a0 * c1)]
-
-    return send_runs, recv_runs
+def blocks_2d(W: int, H: int, N0: int, N1: int) -> tuple[int, int, int, int]:
+    """(a0, A0, b1, c1) of fft-2d on W x H PEs: rows per PE at the start (``N0 / WH``), rows per
+    column of PEs (``N0 / W``), columns per row of PEs (``N1 / H``), columns per PE at the end
+    (``N1 / WH``)."""
+    P = W * H
+    return N0 // P, N0 // W, N1 // H, N1 // P
 
 
-def plan_2d(P: int, N0: int, N1: int):
-    """Per PE k: its phases."""
-    a0, c1 = N0 // P, N1 // P
-    send_runs, recv_runs = runs_2d(P, N0, N1)
-    return [
-        (
-            ("fft", N1, tuple(u * N1 for u in range(a0)), 1),
-            _xchg(k, P, ROW_COLORS, send_runs, recv_runs),
-            ("fft", N0, tuple(range(c1)), c1),
-        )
-        for k in range(P)
-    ]
+def runs_2d(W: int, H: int, N0: int, N1: int):
+    """The two exchanges of fft-2d: ((column send, recv), (row send, recv)). PE (i, j) starts
+    with rows ``i A0 + j a0 + u`` at ``u N1``; the column exchange sends PE (i, l) columns ``l
+    b1 ..`` of them, stored at ``(j a0 + u) b1 + v``; the row exchange sends PE (m, l) columns
+    ``l b1 + m c1 ..`` of its A0 rows, stored at ``(i A0 + r) c1 + v`` = ``n0 c1 + v``."""
+    a0, A0, b1, c1 = blocks_2d(W, H, N0, N1)
+
+    def col_send(j, dst):
+        return [(u * N1 + dst * b1, b1) for u in range(a0)]
+
+    def col_recv(j, dst):
+        return [(j * a0 * b1, a0 * b1)]
+
+    def row_send(i, m):
+        return [(r * b1 + m * c1, c1) for r in range(A0)]
+
+    def row_recv(i, m):
+        return [(i * A0 * c1, A0 * c1)]
+
+    return (col_send, col_recv), (row_send, row_recv)
+
+
+def plan_2d(W: int, H: int, N0: int, N1: int):
+    """Per PE (i, j): its phases (an exchange along a line of one PE is left out)."""
+    a0, _A0, _b1, c1 = blocks_2d(W, H, N0, N1)
+    (col_send, col_recv), (row_send, row_recv) = runs_2d(W, H, N0, N1)
+    phases = {}
+    for j in range(H):
+        for i in range(W):
+            ph = [("fft", N1, tuple(u * N1 for u in range(a0)), 1)]
+            if H > 1:
+                ph.append(_xchg(j, H, COL_COLORS, col_send, col_recv))
+            if W > 1:
+                ph.append(_xchg(i, W, ROW_COLORS, row_send, row_recv))
+            ph.append(("fft", N0, tuple(range(c1)), c1))
+            phases[(i, j)] = tuple(ph)
+    return phases
 
 
 def runs_3d(W: int, H: int, N0: int, N1: int, N2: int):
@@ -282,8 +318,8 @@ def exchange_cycles(arch, P: int, send_runs, recv_runs) -> int:
         return copy
     w = 2 * sum(n for _o, n in send_runs(0, 1))  # words per block
     blocks = max(k * (P - k) + (P - 1 - k) * (k + 1) for k in range(P))
-    fill = (P * (P - 2) * w) // 4
     trip = 2 * t.ramp_latency_cycles + t.hop_latency_cycles + 1
+    fill = (P * (P - 2) * max(0, w - trip)) // 4
     return copy + blocks * w + fill + trip * (P - 1)
 
 
@@ -377,25 +413,24 @@ class FFT1D(_FFTBase):
 @register
 class FFT2D(_FFTBase):
     name = "fft-2d"
-    summary = ("2D FFT of N0 x N1 complex f32 on a row of PEs: row FFTs, an all-to-all "
-               "transpose along the row, column FFTs (pencils)")
+    summary = ("2D FFT of N0 x N1 complex f32 on W x H PEs: row FFTs, a transpose (all-to-all "
+               "along the columns, then the rows of PEs), column FFTs (pencils)")
     size_names = ("N0", "N1")
-    default_grid = (4, 1)
+    default_grid = (4, 4)
     default_size = {"N0": 32, "N1": 32}
 
     def validate(self, arch, grid, size):
         self._pow2(size)
-        P, H = grid
-        if H != 1:
-            raise KernelError(f"{self.name} runs on a row of PEs (P x 1), got {P}x{H}: use "
-                              "fft-3d for a 2D grid")
+        W, H = grid
         for k in ("N0", "N1"):
-            if size[k] % P:
-                raise KernelError(f"{self.name}: {k}={size[k]} must be a multiple of P={P}")
+            if size[k] % (W * H):
+                raise KernelError(
+                    f"{self.name}: {k}={size[k]} must be a multiple of W*H={W * H} (grid {W}x{H}: "
+                    "every PE holds whole rows, then whole columns)"
+                )
 
     def pe_memory_bytes(self, grid, size):
-        P = grid[0]
-        L = size["N0"] * size["N1"] // P
+        L = size["N0"] * size["N1"] // (grid[0] * grid[1])
         half = max(max(size["N0"], size["N1"]) // 2, 1)
         tw = sum(max(n // 2, 1) for n in {size["N0"], size["N1"]})
         return 4 * (4 * L + 4 * half + 2 * tw + 4) + 16
@@ -408,36 +443,48 @@ class FFT2D(_FFTBase):
         return 16.0 * size["N0"] * size["N1"]
 
     def model_cycles(self, arch, grid, size):
-        P = grid[0]
+        W, H = grid
         N0, N1 = size["N0"], size["N1"]
-        send, recv = runs_2d(P, N0, N1)
-        a0, c1 = N0 // P, N1 // P
-        return (a0 * fft_cycles(arch, N1) + exchange_cycles(arch, P, send, recv)
-                + c1 * fft_cycles(arch, N0))
+        a0, _A0, _b1, c1 = blocks_2d(W, H, N0, N1)
+        (cs, cr), (rs, rr) = runs_2d(W, H, N0, N1)
+        total = a0 * fft_cycles(arch, N1) + c1 * fft_cycles(arch, N0)
+        if H > 1:
+            total += exchange_cycles(arch, H, cs, cr)
+        if W > 1:
+            total += exchange_cycles(arch, W, rs, rr)
+        return total
 
     def simulate(self, arch, grid, size, seed):
-        P = grid[0]
+        W, H = grid
         N0, N1 = size["N0"], size["N1"]
-        a0, c1 = N0 // P, N1 // P
+        a0, A0, b1, c1 = blocks_2d(W, H, N0, N1)
+        L = a0 * N1
         x = _complex_input((N0, N1), seed)
-        phases = plan_2d(P, N0, N1)
-        lay = Layout(P, 1, arch=arch, name=f"fft2d_{P}_{N0}x{N1}")
-        for k in range(P):
-            lay.set_tile_code(k, 0, pencil_program, L=a0 * N1, phases=phases[k], sizes=(N0, N1))
-        line_routes(lay, "row", P, ROW_COLORS, 0, 1)
+        phases = plan_2d(W, H, N0, N1)
+        lay = Layout(W, H, arch=arch, name=f"fft2d_{W}x{H}_{N0}x{N1}")
+        for j in range(H):
+            for i in range(W):
+                lay.set_tile_code(i, j, pencil_program, L=L, phases=phases[(i, j)],
+                                  sizes=(N0, N1))
+        if H > 1:
+            line_routes(lay, "col", H, COL_COLORS, 0, W)
+        if W > 1:
+            line_routes(lay, "row", W, ROW_COLORS, 0, H)
         runner = open_runtime(lay.compile())
-        h2d(runner, "D0", _as_words(x).reshape(1, P, 2 * a0 * N1), 0, 0, P, 1)
+        # PE (i, j): rows i A0 + j a0 + u at u N1
+        blocks = x.reshape(W, H, L).transpose(1, 0, 2)
+        h2d(runner, "D0", _as_words(blocks).reshape(H, W, 2 * L), 0, 0, W, H)
         runner.launch("compute", nonblock=False)
-        flips = (len(stages(N1)) + 1 + len(stages(N0))) % 2
-        out = d2h(runner, f"D{flips}", 0, 0, P, 1, 2 * a0 * N1).view(np.complex64)
-        timing = read_cycles(runner, P, 1)
+        flips = (len(stages(N1)) + (H > 1) + (W > 1) + len(stages(N0))) % 2
+        out = d2h(runner, f"D{flips}", 0, 0, W, H, 2 * L).view(np.complex64)
+        timing = read_cycles(runner, W, H)
         runner.stop()
-        # PE m holds X[n0, m c1 + v] at n0 c1 + v
-        got = out.reshape(P, N0, c1).transpose(1, 0, 2).reshape(N0, N1)
+        # PE (m, l): X[n0, (l W + m) c1 + v] at n0 c1 + v
+        got = out.reshape(H, W, N0, c1).transpose(2, 0, 1, 3).reshape(N0, N1)
         ref = np.fft.fft2(x.astype(np.complex128))
         ok, err = _fft_check(got, ref)
         hw = pe_order_fft(pe_order_fft(x).T).T
-        extras = {"a0": a0, "c1": c1, "bit_exact_pe_order": _same_bits(got, hw)}
+        extras = {"a0": a0, "A0": A0, "b1": b1, "c1": c1, "bit_exact_pe_order": _same_bits(got, hw)}
         return Outcome(ok, err, timing["cycles"], extras)
 
 
