@@ -417,8 +417,8 @@ def run_cycles(
                 if inj[k, H_POS] >= inj[k, H_END]:
                     inj[k, H_ACTIVE] = 0
                     host_done = True
-                _wake_op(i_wait[c, p], ops, act_o, act_o_n, in_o)
-                i_wait[c, p] = -1
+                _wake_op(i_wait[c, p] - 1, ops, act_o, act_o_n, in_o)
+                i_wait[c, p] = 0
                 if (t_dmask[p] >> c) & 1:
                     _list_add(act_c, act_c_n, in_c, p)
 
@@ -450,8 +450,8 @@ def run_cycles(
                 c = ops[o, F_AA]
                 if i_count[c, p] == 0:
                     blocked = True
-                    if i_wait[c, p] < 0:
-                        i_wait[c, p] = o
+                    if i_wait[c, p] == 0:
+                        i_wait[c, p] = o + 1
                         ops[o, F_WAITING] = 1
                         keep = False
                 else:
@@ -489,8 +489,8 @@ def run_cycles(
                     c = ops[o, F_BA]
                     if i_count[c, p] == 0:
                         blocked = True
-                        if i_wait[c, p] < 0:
-                            i_wait[c, p] = o
+                        if i_wait[c, p] == 0:
+                            i_wait[c, p] = o + 1
                             ops[o, F_WAITING] = 1
                             keep = False
                     else:
@@ -527,8 +527,8 @@ def run_cycles(
                     c = ops[o, F_DA]
                     if o_count[c, p] >= ocap:
                         blocked = True
-                        if o_wait[c, p] < 0:
-                            o_wait[c, p] = o
+                        if o_wait[c, p] == 0:
+                            o_wait[c, p] = o + 1
                             ops[o, F_WAITING] = 1
                             keep = False
                 elif dk == K_FIFO:
@@ -780,8 +780,8 @@ def run_cycles(
                                     trace, trace_n, trace_cfg, t, EV_RAMP_DOWN, p, c, RAMP, out,
                                     ctrl,
                                 )  # fmt: skip
-                            _wake_op(i_wait[c, p], ops, act_o, act_o_n, in_o)
-                            i_wait[c, p] = -1
+                            _wake_op(i_wait[c, p] - 1, ops, act_o, act_o_n, in_o)
+                            i_wait[c, p] = 0
                             if ctrl != 0:
                                 i_nctrl[p] += 1
                                 _list_add(act_c, act_c_n, in_c, p)
@@ -855,8 +855,8 @@ def run_cycles(
                             r_data[c, p, idx], r_ctrl[c, p, idx],
                         )  # fmt: skip
                     progress = True
-                    _wake_op(o_wait[c, p], ops, act_o, act_o_n, in_o)
-                    o_wait[c, p] = -1
+                    _wake_op(o_wait[c, p] - 1, ops, act_o, act_o_n, in_o)
+                    o_wait[c, p] = 0
                     break
             if r_mask[p] != 0 or (o_mask[p] & ~o_host[p]) != 0:
                 act_r[w] = p
@@ -894,8 +894,8 @@ def run_cycles(
                     drn_data[drn[k, H_POS] - 1], 0,
                 )  # fmt: skip
             progress = True
-            _wake_op(o_wait[c, p], ops, act_o, act_o_n, in_o)
-            o_wait[c, p] = -1
+            _wake_op(o_wait[c, p] - 1, ops, act_o, act_o_n, in_o)
+            o_wait[c, p] = 0
             if drn[k, H_POS] >= drn[k, H_END]:
                 drn[k, H_ACTIVE] = 0
                 host_done = True
@@ -937,8 +937,8 @@ def run_cycles(
                         if ctid != CTRL_NO_TASK:
                             t_active[p] |= np.int64(1) << ctid
                             ctrl_data[p, ctid] = pl & 0xFFFF
-                        _wake_op(i_wait[c, p], ops, act_o, act_o_n, in_o)
-                        i_wait[c, p] = -1
+                        _wake_op(i_wait[c, p] - 1, ops, act_o, act_o_n, in_o)
+                        i_wait[c, p] = 0
                         progress = True
             if ce_state[p] != CE_IDLE:
                 if future < NEVER:

@@ -88,52 +88,72 @@ class FabricState:
 
         z = np.zeros
         self._color_major: list[np.ndarray] = []
-        self.route_rx = self._per_color('zeros', (npos,), np.uint8)
-        self.route_tx = self._per_color('zeros', (npos,), np.uint8)
-        self.route_pos = self._per_color('zeros', (), np.uint8)
-        self.sw_npos = self._per_color('ones', (), np.uint8)  # positions configured per color
-        self.sw_ring = self._per_color('zeros', (), np.uint8)
-        self.sw_pop = self._per_color('zeros', (), np.uint8)
-        self.torn = z(n, np.int64)  # colors in teardown mode
-        self.swap = z(n, np.int64)  # colors whose E/W hops flip the lowest color bit
-        self.filt_mask = z(n, np.int64)  # colors with a filter on the ramp to the CE
+        self._kernel_views: dict[int, np.ndarray] = {}  # id(Python view) -> kernel's view
+
+        # What one router visit or one transfer touches sits together (see _records): a
+        # color's route at a PE, a router buffer, a CE queue, the per-PE flags.
+        routes = self._records(
+            [("rx", np.uint8, (npos,)), ("tx", np.uint8, (npos,)), ("pos", np.uint8, ()),
+             ("npos", np.uint8, ()), ("ring", np.uint8, ()), ("pop", np.uint8, ())],
+            per_color=True,
+        )  # fmt: skip
+        self.route_rx = routes["rx"]
+        self.route_tx = routes["tx"]
+        self.route_pos = routes["pos"]
+        self.sw_npos = routes["npos"]  # positions configured per color
+        self.sw_npos[:] = 1
+        self.sw_ring = routes["ring"]
+        self.sw_pop = routes["pop"]
+        flags = self._records(
+            [(name, np.int64, ()) for name in (
+                "r_mask", "rr", "torn", "swap", "filt_mask", "o_mask", "o_host", "i_mask",
+                "i_nctrl", "t_active", "t_blocked", "t_local", "t_dmask", "ce_state", "ce_busy",
+            )],
+            per_color=False,
+        )  # fmt: skip
+        self.torn = flags["torn"]  # colors in teardown mode
+        self.swap = flags["swap"]  # colors whose E/W hops flip the lowest color bit
+        self.filt_mask = flags["filt_mask"]  # colors with a filter on the ramp to the CE
         self.filt = self._per_color('zeros', (N_FILT_FIELDS,), np.int64)
 
-        self.r_data = self._per_color('zeros', (caps.router,), np.uint32)
-        self.r_ctrl = self._per_color('zeros', (caps.router,), np.uint8)
-        self.r_ready = self._per_color('zeros', (caps.router,), np.int64)
-        self.r_from = self._per_color('zeros', (caps.router,), np.uint8)  # arrival port
-        self.r_head = self._per_color('zeros', (), np.int64)
-        self.r_count = self._per_color('zeros', (), np.int64)
-        self.r_mask = z(n, np.int64)
-        self.rr = z(n, np.int64)
+        router = self._queue_records(caps.router, with_from=True)
+        self.r_data = router["data"]
+        self.r_ctrl = router["ctrl"]
+        self.r_ready = router["ready"]
+        self.r_from = router["from"]  # arrival port
+        self.r_head = router["head"]
+        self.r_count = router["count"]
+        self.r_mask = flags["r_mask"]
+        self.rr = flags["rr"]
 
-        self.i_data = self._per_color('zeros', (caps.input_queue,), np.uint32)
-        self.i_ctrl = self._per_color('zeros', (caps.input_queue,), np.uint8)
-        self.i_ready = self._per_color('zeros', (caps.input_queue,), np.int64)
-        self.i_head = self._per_color('zeros', (), np.int64)
-        self.i_count = self._per_color('zeros', (), np.int64)
-        self.i_mask = z(n, np.int64)
-        self.i_wait = self._per_color('full', (), -1, np.int64)
-        self.i_nctrl = z(n, np.int64)  # control wavelets waiting in a PE's input queues
+        iq = self._queue_records(caps.input_queue, with_from=False)
+        self.i_data = iq["data"]
+        self.i_ctrl = iq["ctrl"]
+        self.i_ready = iq["ready"]
+        self.i_head = iq["head"]
+        self.i_count = iq["count"]
+        self.i_mask = flags["i_mask"]
+        self.i_wait = iq["wait"]  # 1 + the op waiting on the queue; 0: none
+        self.i_nctrl = flags["i_nctrl"]  # control wavelets waiting in a PE's input queues
         self.ctrl_data = z((n, TASK_IDS), np.int64)  # 16-bit data for control tasks
 
-        self.o_data = self._per_color('zeros', (caps.output_queue,), np.uint32)
-        self.o_ctrl = self._per_color('zeros', (caps.output_queue,), np.uint8)
-        self.o_ready = self._per_color('zeros', (caps.output_queue,), np.int64)
-        self.o_head = self._per_color('zeros', (), np.int64)
-        self.o_count = self._per_color('zeros', (), np.int64)
-        self.o_mask = z(n, np.int64)
-        self.o_wait = self._per_color('full', (), -1, np.int64)
-        self.o_host = z(n, np.int64)
+        oq = self._queue_records(caps.output_queue, with_from=False)
+        self.o_data = oq["data"]
+        self.o_ctrl = oq["ctrl"]
+        self.o_ready = oq["ready"]
+        self.o_head = oq["head"]
+        self.o_count = oq["count"]
+        self.o_mask = flags["o_mask"]
+        self.o_wait = oq["wait"]  # 1 + the op waiting on the queue; 0: none
+        self.o_host = flags["o_host"]
 
-        self.t_active = z(n, np.int64)
-        self.t_blocked = z(n, np.int64)
-        self.t_local = z(n, np.int64)
+        self.t_active = flags["t_active"]
+        self.t_blocked = flags["t_blocked"]
+        self.t_local = flags["t_local"]
         self.t_color_task = self._per_color('full', (), -1, np.int64)
-        self.t_dmask = z(n, np.int64)
-        self.ce_state = z(n, np.int64)
-        self.ce_busy = z(n, np.int64)
+        self.t_dmask = flags["t_dmask"]
+        self.ce_state = flags["ce_state"]
+        self.ce_busy = flags["ce_busy"]
 
         self.ops = z((1024, N_OP_FIELDS), np.int64)
         self.slot_op = np.full((n, self.slots), -1, np.int64)
@@ -194,6 +214,50 @@ class FabricState:
         order = (1, 0, *range(2, 2 + len(extra)))
         return storage.transpose(order)
 
+    def _records(self, fields: list, *, per_color: bool) -> dict[str, np.ndarray]:
+        """Allocate records of ``fields`` - one per (color, PE), color-major, or one per PE -
+        in a 64-byte-aligned buffer, and return a view per field: (PE, color, ...) for Python,
+        the color-major view for the kernel (``kernel_args``). Fields used together share a
+        cache line: on large grids the cycle loop is bound by cache misses, one per array
+        touched when each lived in an array of its own."""
+        dt = np.dtype(fields, align=True)
+        shape = (self.colors, self.pe_count) if per_color else (self.pe_count,)
+        nbytes = int(np.prod(shape)) * dt.itemsize
+        raw = np.zeros(nbytes + 64, np.uint8)  # pages stay unmapped until touched
+        off = (-raw.ctypes.data) % 64
+        storage = raw[off : off + nbytes].view(dt).reshape(shape)
+        views = {}
+        for name in dt.names:
+            kernel_view = storage[name]
+            if per_color:
+                order = (1, 0, *range(2, kernel_view.ndim))
+                view = kernel_view.transpose(order)
+                self._kernel_views[id(view)] = kernel_view
+            else:
+                view = kernel_view
+            views[name] = view
+        return views
+
+    def _queue_records(self, cap: int, *, with_from: bool) -> dict[str, np.ndarray]:
+        """A FIFO of ``cap`` wavelets per (color, PE): head, count and the slots, each slot's
+        ready time, payload, control bit (and arrival port) side by side."""
+        slot = [("ready", np.int64), ("data", np.uint32), ("ctrl", np.uint8)]
+        if with_from:
+            slot.append(("from", np.uint8))
+        slot_dt = np.dtype(slot, align=True)
+        views = self._records(
+            [("head", np.int16, ()), ("count", np.int16, ()), ("wait", np.int32, ()),
+             ("slots", slot_dt, (cap,))],
+            per_color=True,
+        )
+        slots = views.pop("slots")
+        kernel_slots = self._kernel_views.pop(id(slots))
+        for name in slot_dt.names:
+            view = slots[name]
+            self._kernel_views[id(view)] = kernel_slots[name]
+            views[name] = view
+        return views
+
     # -- helpers used by the driver ---------------------------------------------------------
 
     def __setattr__(self, name: str, value) -> None:
@@ -207,8 +271,9 @@ class FabricState:
         """The arrays in the kernel's argument order (color-major storage where it has one)."""
         args = self.__dict__.get("_args")
         if args is None:
+            packed = self._kernel_views
             args = tuple(
-                a.base if a.base is not None and a.base.dtype == a.dtype else a
+                packed.get(id(a), a.base if a.base is not None and a.base.dtype == a.dtype else a)
                 for a in self._kernel_arrays()
             )
             object.__setattr__(self, "_args", args)
