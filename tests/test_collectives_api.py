@@ -10,7 +10,9 @@ import pytest
 from waferscale import arch, model
 from waferscale import collectives as wc
 from waferscale.cli import main
+from waferscale.collectives._tree import tree_schedule
 from waferscale.fabric import Engine
+from waferscale.model import schedule as sched
 from waferscale.program import Layout, mem1d_dsd
 
 WSE2 = arch.preset("wse2")
@@ -119,8 +121,10 @@ def test_errors_name_the_problem():
         wc.Collective("reduce", 8, 4, "bogus")
     with pytest.raises(wc.CollectiveError, match="op 'sort'"):
         wc.Collective("sort", 8, 4)
-    with pytest.raises(wc.CollectiveError, match="only rows or"):
-        wc.Collective("reduce_scatter", (4, 4), 4)
+    with pytest.raises(wc.CollectiveError, match="'ring', expected one of ring_dp"):
+        wc.Collective("reduce_scatter", (4, 4), 4, "ring")  # the simple ring is 1D only
+    with pytest.raises(wc.CollectiveError, match="expected at most 16384"):
+        wc.Collective("reduce", (200, 100), 4, "snake", line="autogen").model_cycles()
     red = wc.Collective("reduce", 4, 8, "chain")
     lay = Layout(4, 1)
     with pytest.raises(wc.CollectiveError, match="needs 2 colors"):
@@ -138,32 +142,63 @@ def test_errors_name_the_problem():
 
 
 def test_model_matches_the_model_package():
-    for alg in model.ALGORITHMS:
+    # the generic model is the paper's (waferscale.model); the cost of a reduce is the schedule
+    # of its tree (waferscale.model.schedule)
+    for alg in model.ALGORITHMS:  # the paper's five: its Auto-Gen is our autogen_paper
+        name = "autogen_paper" if alg == "autogen" else alg
         for P, B in ((16, 16), (64, 256)):
-            assert wc.Collective("reduce", P, B, alg).model_cycles() == pytest.approx(
-                model.reduce_cycles(alg, P, B, WSE2)
-            )
-    assert wc.Collective("allreduce", 32, 64, "ring").model_cycles() == model.ring_allreduce(
-        32, 64, WSE2
+            c = wc.Collective("reduce", P, B, name)
+            assert c.generic_model_cycles() == pytest.approx(model.reduce_cycles(alg, P, B, WSE2))
+            assert c.generic_model_cycles() == pytest.approx(c._pattern_cycles())
+            parent = model.reduce_tree(alg, P, B, WSE2).parent
+            assert c.model_cycles() == sched.line_tree_schedule(parent, B, WSE2)
+    assert wc.Collective("reduce", 64, 256, "two_phase").model_cycles() == 634  # not 588.1
+    assert wc.Collective("reduce", 64, 256, "autogen").model_cycles() == 557
+    assert sched.schedule_optimal_tree(64, 256, WSE2).cycles == 557
+    ring = wc.Collective("allreduce", 32, 64, "ring")
+    assert ring.generic_model_cycles() == model.ring_allreduce(32, 64, WSE2)
+    # the ring's schedule: 2 (P - 1) steps of (B/P + s + tau) plus the wire of its walk (the
+    # closing link twice: 2 (P - 1) + 2 (P - 2) hops) and the two final task starts
+    assert ring.model_cycles() == 62 * (2 + 5 + 1) + (62 + 60) + 2
+    for op, shape, B in (("allreduce", 9, 12), ("reduce_scatter", (3, 4), 7), ("allgather", 5, 3)):
+        for algorithm in wc.algorithms(op, wc.Collective(op, shape, B, "auto").shape):
+            if algorithm.startswith("ring"):
+                c = wc.Collective(op, shape, B, algorithm)
+                assert c.generic_model_cycles() == pytest.approx(c._pattern_cycles())
+    assert wc.Collective("allreduce", 32, 64, "chain").model_cycles() == (
+        model.reduce_then_broadcast_allreduce(32, 64, WSE2, reduce="chain")
     )
-    assert wc.Collective(
-        "allreduce", 32, 64, "chain"
-    ).model_cycles() == model.reduce_then_broadcast_allreduce(32, 64, WSE2, reduce="chain")
     assert wc.Collective("broadcast", (9, 7), 5).model_cycles() == model.broadcast_2d(9, 7, 5, WSE2)
+    # a column as tall as the wafer (994 rows > 750 columns): every model, the bound, the choice
+    tall = wc.Collective("reduce", (1, 994), 16, "auto")
+    choice = wc.best("reduce", (1, 994), 16)
+    assert tall.algorithm == choice.algorithm and tall.model_cycles() == choice.cycles
+    assert (
+        choice.cycles
+        <= 1.05 * choice.candidates["autogen"]
+        == 1.05 * min(choice.candidates.values())
+    )
+    assert tall.lower_bound_cycles() == model.lower_bound_cycles(994, 16, WSE2, axis="rows")
+    assert wc.Collective("broadcast", (1, 994), 16).model_cycles() == 16 + 993 + 5
     # a mirrored layout costs the same
     for root in ("ne", "sw", "se"):
         assert (
             wc.Collective("reduce", (6, 5), 32, "xy", root=root).model_cycles()
             == wc.Collective("reduce", (6, 5), 32, "xy").model_cycles()
         )
-    # the snake is a chain of w * h PEs; X-Y is its two phases
+    # the snake is a chain of w * h PEs
     assert wc.Collective("reduce", (6, 5), 32, "snake").model_cycles() == 32 + 6 * 29
-    xy = wc.Collective("reduce", (40, 30), 64, "xy", row="two_phase", col="autogen")
-    assert xy.model_cycles() == pytest.approx(
+    # X-Y: generic = the paper's two phases; cost = the schedule of the whole tree, which the
+    # tree built from the messages (every PE of the region) gives too
+    xy = wc.Collective("reduce", (40, 30), 64, "xy", row="two_phase", col="autogen_paper")
+    assert xy.generic_model_cycles() == pytest.approx(
         model.reduce_cycles("two_phase", 40, 64, WSE2)
         + model.reduce_cycles("autogen", 30, 64, WSE2)
     )
-    assert xy.model_cycles() == pytest.approx(xy._pattern_cycles())
+    assert xy.generic_model_cycles() == pytest.approx(xy._pattern_cycles())
+    b = xy.built()
+    _msgs, kids = b.tree()
+    assert xy.model_cycles() == tree_schedule(kids, (0, 0), WSE2)
 
 
 def test_full_wafer_model():

@@ -31,16 +31,21 @@ import numpy as np
 from .. import model
 from ..arch import ArchSpec
 from ..model import Pattern, Transfer
+from ..model import schedule as sched
+from ..model.schedule import line_streams, line_tree_schedule, receive_in_turn, schedule_cycles
 from ._errors import CollectiveError
 from ._geometry import Line, Region
 from ._plan import Plan, Step
 from ._streams import add_stream, flood_line, install_roles
-from ._tree import Message, embed_tree, line_tree_messages, tree_pattern
+from ._tree import Message, embed_tree, line_tree_messages, tree_pattern, tree_schedule
 
 __all__ = ["ALGORITHMS", "Built", "OPS", "build"]
 
 OPS = ("reduce", "broadcast", "allreduce", "reduce_scatter", "scatter", "gather", "allgather")
-REDUCE_1D = model.ALGORITHMS  # star, chain, tree, two_phase, autogen
+REDUCE_1D = (*model.FIXED_ALGORITHMS, "autogen", "autogen_paper")
+"""star, chain, tree, two_phase; autogen: the pre-order tree with the least schedule time
+(:func:`waferscale.model.schedule_optimal_tree`); autogen_paper: the paper's Auto-Gen tree, the
+least time under the paper's model (:func:`waferscale.model.autogen_tree`)."""
 
 
 class AlgorithmError(CollectiveError):
@@ -62,9 +67,15 @@ class Built:
     """(data shaped (h, w, buffer) physical, reduce op) -> (expected values, mask of the
     elements the collective defines)"""
     closed_form: Callable[[], float] | None = None
-    """the model's closed form, where one exists (cheaper than the pattern)"""
+    """the algorithm's own cost (what :meth:`Collective.model_cycles` gives): the schedule of
+    a tree, or a closed form; None: the paper's model of the patterns"""
+    generic: Callable[[], float] | None = None
+    """the paper's generic model ``max(C, E/N + L) + s D`` of the patterns, in closed form
+    where one exists (cheaper than building the patterns)"""
     drawing: dict[str, Any] = field(default_factory=dict)
     """what the route pictures draw: lists of (src, dst, path, slot) per phase"""
+    tree: Callable[[], tuple[list[Message], dict]] | None = None
+    """for a tree collective: its messages and each node's children (in receiving order)"""
     _made: tuple[Plan, int, int] | None = None
 
     def _make(self) -> tuple[Plan, int, int]:
@@ -143,12 +154,37 @@ _FIXED_PARENTS = {
 }
 
 
-def _reduce_parent(alg: str, P: int, B: int, arch: ArchSpec) -> tuple[int, ...]:
+def _reduce_parent(
+    alg: str, P: int, B: int, arch: ArchSpec, axis: str = "columns"
+) -> tuple[int, ...]:
+    """The tree of a 1D reduce algorithm on a line of P PEs. ``axis``: the side of the program
+    rectangle the line runs along (the paper's Auto-Gen checks P against it; the other trees
+    take any length: a snake may be longer than a wafer row)."""
     if alg not in REDUCE_1D:
         raise AlgorithmError(f"reduce algorithm {alg!r}: expected one of {', '.join(REDUCE_1D)}")
-    if alg in _FIXED_PARENTS:  # any length (a snake may be longer than a wafer row)
+    if alg in _FIXED_PARENTS:
         return _FIXED_PARENTS[alg](P)
-    return model.reduce_tree(alg, P, B, arch).parent
+    if alg == "autogen":
+        if P > sched.MAX_OPTIMAL_P:
+            raise AlgorithmError(
+                f"autogen on a line of {P} PEs: expected at most {sched.MAX_OPTIMAL_P} (the "
+                "search for the best tree takes O(P^2) time); use a fixed tree (chain, "
+                "two_phase, ...) on longer lines"
+            )
+        return sched.schedule_optimal_tree(P, B, arch).parent
+    return model.autogen_tree(P, B, arch, axis).parent
+
+
+def line_reduce_cost(alg: str, parent, B: int, arch: ArchSpec, latency=None) -> float:
+    """The cost of a 1D reduce: the schedule of its tree (:mod:`waferscale.model.schedule`),
+    by its closed form for Star and Two-Phase on a straight line. ``latency(v, p)``: wire
+    cycles of a message (default: hop latency x hops)."""
+    P = len(parent)
+    if latency is None and alg == "star":
+        return sched.star_schedule(P, B, arch)
+    if latency is None and alg == "two_phase":
+        return sched.two_phase_schedule(P, B, arch)
+    return line_tree_schedule(parent, B, arch, latency)
 
 
 # -------------------------------------------------------------------------------------------
@@ -210,13 +246,23 @@ def _tree_built(
         return out, mask
 
     return Built(
-        make_plan, B, phases, reference, drawing={"messages": lambda: _tree_drawing(get()[0])}
+        make_plan,
+        B,
+        phases,
+        reference,
+        drawing={"messages": lambda: _tree_drawing(get()[0])},
+        tree=get,
     )
+
+
+def _axis(region: Region) -> str:
+    """The side of the program rectangle a 1D region runs along."""
+    return "columns" if region.h == 1 else "rows"
 
 
 def reduce_1d(region: Region, B: int, arch: ArchSpec, alg: str) -> Built:
     line = region.line()
-    parent = _reduce_parent(alg, len(line), B, arch)
+    parent = _reduce_parent(alg, len(line), B, arch, _axis(region))
     b = _tree_built(
         region,
         lambda: line_tree_messages(line, parent, (0, 1), B),
@@ -225,6 +271,8 @@ def reduce_1d(region: Region, B: int, arch: ArchSpec, alg: str) -> Built:
         B,
         alg,
     )
+    b.closed_form = lambda: line_reduce_cost(alg, parent, B, arch)
+    b.generic = lambda: line_tree_model(parent, B, arch)
     b.drawing["parent"] = parent
     return b
 
@@ -268,7 +316,8 @@ def reduce_xy(region: Region, B: int, arch: ArchSpec, row: str, col: str) -> Bui
 
 def reduce_snake(region: Region, B: int, arch: ArchSpec, alg: str) -> Built:
     """A reduction tree along the boustrophedon path from the root (Chain by default: the
-    snake reduce)."""
+    snake reduce). Its cost is the schedule of that tree along the path (turns included where
+    the arch has a turn penalty); the chain's is ``B + (s + h)(w h - 1)``."""
     P = region.w * region.h
     parent = _reduce_parent(alg, P, B, arch) if alg != "chain" else None
 
@@ -276,7 +325,24 @@ def reduce_snake(region: Region, B: int, arch: ArchSpec, alg: str) -> Built:
         line = region.snake()
         return line_tree_messages(line, parent or model.chain_parents(P), (0, 1), B)
 
-    return _tree_built(region, make_msgs, region.all_pes, region.pe(0, 0), B, f"snake({alg})")
+    b = _tree_built(region, make_msgs, region.all_pes, region.pe(0, 0), B, f"snake({alg})")
+    t = arch.timing
+    s = 2 * t.ramp_latency_cycles + 1
+    if parent is None:  # the chain: one-hop messages, no turns
+        b.closed_form = lambda: float(B + (t.hop_latency_cycles + s) * (P - 1))
+        b.generic = b.closed_form
+        return b
+    latency = None
+    if t.turn_penalty_cycles:
+        line = region.snake()
+
+        def latency(v: int, p: int) -> float:
+            hops = line.route(v, p)
+            turns = sum(1 for x, y in zip(hops, hops[1:], strict=False) if x != y)
+            return t.hop_latency_cycles * len(hops) + t.turn_penalty_cycles * turns
+
+    b.closed_form = lambda: line_reduce_cost(alg, parent, B, arch, latency)
+    return b
 
 
 # -------------------------------------------------------------------------------------------
@@ -337,9 +403,7 @@ def broadcast(region: Region, B: int, arch: ArchSpec, n: int | None = None, slot
         dsts = [pe for pe in region.all_pes() if pe != root]
         return [Pattern((Transfer(src=root, dst=dsts, words=n // B),), name="broadcast")]
 
-    def closed_form() -> float:
-        if h == 1 or w == 1:
-            return model.flood_broadcast_1d(w * h, n, arch)
+    def closed_form() -> float:  # a row (w x 1) or a column (1 x h) too
         return model.broadcast_2d(w, h, n, arch)
 
     return Built(
@@ -348,6 +412,7 @@ def broadcast(region: Region, B: int, arch: ArchSpec, n: int | None = None, slot
         phases,
         _bcast_reference(region, root, n),
         closed_form=closed_form,
+        generic=closed_form,
         drawing={"flood": lambda: sorted(make_roles().items())},
     )
 
@@ -367,15 +432,19 @@ def then(first: Built, second: Built, reference) -> Built:
     def phases() -> list[Pattern]:
         return first.phases() + second.phases()
 
-    closed = None
-    if first.closed_form and second.closed_form:
+    def both(a: Callable[[], float] | None, b: Callable[[], float] | None):
+        if a is None or b is None:
+            return None
+        return lambda: a() + b()
 
-        def closed() -> float:
-            return first.closed_form() + second.closed_form()
-
-    drawing = {"phases": [first.drawing, second.drawing]}
     return Built(
-        make_plan, max(first.buffer_words, second.buffer_words), phases, reference, closed, drawing
+        make_plan,
+        max(first.buffer_words, second.buffer_words),
+        phases,
+        reference,
+        closed_form=both(first.closed_form, second.closed_form),
+        generic=both(first.generic, second.generic),
+        drawing={"phases": [first.drawing, second.drawing]},
     )
 
 
@@ -424,20 +493,115 @@ def _slices(B: int, P: int) -> list[tuple[int, int]]:
     return [(bounds[k], bounds[k + 1] - bounds[k]) for k in range(P)]
 
 
+def _ring_links(line: Line, order: list[int], arch: ArchSpec) -> tuple[np.ndarray, int, int]:
+    """Per ring link (position r -> r + 1, routed along ``line``): its wire cycles (hops, and
+    turns where the arch charges them); with the ring's total hops and the number of directed
+    mesh links its routes use."""
+    P = len(order)
+    t = arch.timing
+    wire = np.zeros(P)
+    hops = 0
+    links: set[tuple[int, int]] = set()
+    for r in range(P):
+        a, b = order[r], order[(r + 1) % P]
+        hops += abs(a - b)
+        step = 1 if b > a else -1
+        links.update((k, step) for k in range(a, b, step))
+        wire[r] = t.hop_latency_cycles * abs(a - b)
+        if t.turn_penalty_cycles:
+            route = line.route(a, b)
+            wire[r] += t.turn_penalty_cycles * sum(
+                1 for x, y in zip(route, route[1:], strict=False) if x != y
+            )
+    return wire, hops, len(links)
+
+
+def _ring_windows(wire: np.ndarray, steps: int) -> np.ndarray:
+    """Wire cycles of ``steps`` consecutive ring links starting at each link (a chain of
+    dependent transfers walks the ring)."""
+    P = len(wire)
+    laps, rest = divmod(steps, P)
+    out = np.full(P, laps * float(wire.sum()))
+    if rest:
+        run = np.concatenate([[0.0], np.concatenate([wire, wire]).cumsum()])
+        out += run[rest : rest + P] - run[:P]
+    return out
+
+
+def _ring_chain(wire: np.ndarray, steps: int) -> float:
+    """The most wire cycles of ``steps`` consecutive ring links."""
+    return float(_ring_windows(wire, steps).max())
+
+
+def ring_model(line: Line, order: list[int], steps: int, words: float, arch: ArchSpec) -> float:
+    """The paper's generic model of a ring on ``line`` (ring position r -> r + 1 is line index
+    ``order[r]`` -> ``order[r + 1]``, routed along the line), in closed form: ``steps`` steps in
+    which every PE sends ``words`` to its successor after it received the previous step's
+    block. ``C = steps x words`` (each PE sends and receives that much), ``E = C x`` the ring's
+    hops, ``N`` the directed links its routes use, ``L`` the most wire cycles of ``steps``
+    consecutive ring links (the dependent chain that walks the ring), ``D = steps``:
+    ``max(C, E/N + L) + (2 T_R + 1) D``. Equal to :func:`waferscale.model.predict` of the
+    ring's pattern, without building its ``steps x P`` transfers."""
+    if len(order) == 1:
+        return 0.0
+    wire, hops, links = _ring_links(line, order, arch)
+    C = steps * words
+    s = 2 * arch.timing.ramp_latency_cycles + 1
+    return float(max(C, C * hops / links + _ring_chain(wire, steps)) + s * steps)
+
+
+def ring_schedule(
+    line: Line, order: list[int], steps: int, blocks: list[int], first: int, arch: ArchSpec
+) -> float:
+    """The ring as it runs (the asynchronous executor of :mod:`._plan`). A block travels
+    ``steps`` consecutive ring links; at each a PE receives it (``n`` words), the receive's
+    completion starts the PE's task ``tau = task_startup_cycles`` later, which sends the block
+    on, and the successor's receive takes the words as they come, the first ``s + wire``
+    cycles after the send (``s = 2 T_R + 1``). A step costs ``n + s + tau + wire``; at the end
+    the last receive's task and the ``then`` task start (``2 tau``):
+
+        T = max over blocks of [steps (n + s + tau) + W] + 2 tau
+
+    ``blocks[q]``: the words of the block that ring position q owns, which starts on the link
+    leaving position ``q + first`` (reduce-scatter: the block ends its walk at its owner;
+    allgather: it starts there); ``W`` the wire cycles of its links. Empty blocks (B < P) do
+    not travel. The paper's model (:func:`ring_model`) has the longest chain of any ``steps``
+    links without the task start-ups, with the per-step words averaged over the links
+    (``E/N``)."""
+    P = len(order)
+    if P == 1:
+        return 0.0
+    wire, _hops, _links = _ring_links(line, order, arch)
+    windows = _ring_windows(wire, steps)
+    tau = arch.timing.task_startup_cycles
+    s = 2 * arch.timing.ramp_latency_cycles + 1
+    return float(
+        max(steps * (n + s + tau) + windows[(q + first) % P] for q, n in enumerate(blocks) if n)
+        + 2 * tau
+    )
+
+
 def ring(region: Region, B: int, arch: ArchSpec, kind: str, embedding: str) -> Built:
     """Ring reduce-scatter (``rs``), allgather (``ag``) or allreduce (``ar`` = rs + ag).
 
     Reduce-scatter: P - 1 steps; in step s the PE at ring position r combines the slice it
     receives with its own and streams it on (one pipeline stage, like a chain), so every slice
-    makes one chain around the ring. Allgather: P - 1 steps of store, then forward."""
-    line = region.line()
+    makes one chain around the ring. Allgather: P - 1 steps of store, then forward. On a
+    rectangle the ring runs along the snake (the boustrophedon path from the root): the
+    distance-preserving embedding keeps every ring link within two hops of that path. PE k
+    (``k = j w + i`` in 2D) owns slice k (reduce-scatter) or slot k (allgather) wherever the
+    path puts it."""
+    line = region.line() if region.w == 1 or region.h == 1 else region.snake()
     P = len(line)
     order = ring_order(P, embedding)
+    k_of = _k_of(region)
+    ks = [k_of(pe) for pe in line.pes]  # line index -> the PE's k
     if kind == "ag":
-        chunks = [(k * B, B) for k in range(P)]
+        chunks = [(k * B, B) for k in ks]
         buffer = P * B
     else:
-        chunks = _slices(B, P)
+        slices = _slices(B, P)
+        chunks = [slices[k] for k in ks]
         buffer = B
     roles: dict = {}
     slot_of = []
@@ -515,16 +679,14 @@ def ring(region: Region, B: int, arch: ArchSpec, kind: str, embedding: str) -> B
                 )
         return [Pattern(ts, name=f"ring_{kind}_{embedding}")]
 
-    closed = None
-    if (
-        kind == "ar"
-        and embedding == "simple"
-        and line.pes[0][1] == line.pes[-1][1]
-        and not region.flip_x
-    ):
+    steps = {"rs": P - 1, "ag": P - 1, "ar": 2 * (P - 1)}[kind]
 
-        def closed() -> float:
-            return model.ring_allreduce(P, B, arch)
+    def closed() -> float:
+        blocks = [chunks[order[q]][1] for q in range(P)]
+        return ring_schedule(line, order, steps, blocks, 0 if kind == "ag" else 1, arch)
+
+    def generic() -> float:
+        return ring_model(line, order, steps, B if kind == "ag" else B / P, arch)
 
     def reference(data: np.ndarray, op: str):
         out = np.zeros_like(data)
@@ -560,6 +722,7 @@ def ring(region: Region, B: int, arch: ArchSpec, kind: str, embedding: str) -> B
         phases,
         reference,
         closed_form=closed,
+        generic=generic,
         drawing={"ring": edges, "line": line.pes},
     )
 
@@ -620,6 +783,29 @@ def _k_of(region: Region):
     return k_of
 
 
+def _scatter_line_receptions(P: int, n: int, arch: ArchSpec) -> list[tuple[int, int, int, bool]]:
+    """The blocks of a line scatter as their receivers see them: block k (n words) can reach
+    PE k ``s + h k`` cycles after the root starts; it follows block k - 1 on the one color,
+    behind its control wavelet (which turns PE k-1's router to *pass on*)."""
+    s = 2 * arch.timing.ramp_latency_cycles + 1
+    h = arch.timing.hop_latency_cycles
+    return [(s + h * k, n, 0, k + 1 < P) for k in range(1, P)]
+
+
+def scatter_schedule(w: int, h: int, B: int, arch: ArchSpec) -> float:
+    """The scatter's schedule (:mod:`waferscale.model.schedule`). On a line the blocks pass
+    each PE in turn, as the streams of a Star reach its root: block k starts at PE k at
+    ``max(end of block k-1 + CONTROL_GAP, s + h k)`` - so a line scatter costs what a Star
+    reduce of its block size costs. On a rectangle the root's column gets its row blocks
+    (``w B`` words) that way, then every PE of the column scatters its row: the last one, which
+    gets its row block last, ends last (the root's own row starts as soon as its column blocks
+    have left it)."""
+    if w == 1 or h == 1:
+        return receive_in_turn(_scatter_line_receptions(w * h, B, arch), arch)[1]
+    column_end = receive_in_turn(_scatter_line_receptions(h, w * B, arch), arch)[1]
+    return column_end + receive_in_turn(_scatter_line_receptions(w, B, arch), arch)[1]
+
+
 def scatter(region: Region, B: int, arch: ArchSpec) -> Built:
     """1D: the root streams the blocks out along the line. 2D: the root scatters row blocks
     (w * B words) down its column, then every PE of that column scatters its block along its
@@ -665,6 +851,7 @@ def scatter(region: Region, B: int, arch: ArchSpec) -> Built:
         P * B,
         phases,
         _slot_reference(region, _k_of(region), B, "scatter"),
+        closed_form=lambda: scatter_schedule(w, h, B, arch),
         drawing={"scatter": True},
     )
 
@@ -695,6 +882,7 @@ def gather(region: Region, B: int, arch: ArchSpec) -> Built:
     b = _tree_built(
         region, lambda: (msgs, kids), region.all_pes, region.pe(0, 0), B, "gather", gather=True
     )
+    b.closed_form = lambda: tree_schedule(kids, region.pe(0, 0), arch, gather=True)
     b.buffer_words = w * h * B
     b.reference = _slot_reference(region, k_of, B, "gather")
     return b
@@ -745,25 +933,38 @@ def line_tree_model(parent, B: int, arch: ArchSpec) -> float:
 
 
 def xy_model(B: int, arch: ArchSpec, row, col) -> float:
-    """The X-Y reduce as the model's two phases, back to back: the rows (all alike, on disjoint
-    links: one row's time), then the root's column."""
+    """The X-Y reduce in the paper's generic model: its two phases back to back, the rows (all
+    alike, on disjoint links: one row's time), then the root's column."""
     return line_tree_model(row, B, arch) + line_tree_model(col, B, arch)
+
+
+def xy_schedule(B: int, arch: ArchSpec, row, col) -> float:
+    """The X-Y reduce's schedule (:mod:`waferscale.model.schedule`): every PE of the root's
+    column takes its row children (slots 0, 1), then its column children (slots 2, 3); the
+    first column child's stream enters the PE's input queue while the row streams come in.
+    The rows are alike, so one row tree (nodes ``("r", k)``) serves every column PE."""
+    kids: dict = {}
+    rows = line_streams(row, B, arch) if len(row) > 1 else {}
+    for k, lst in rows.items():
+        if k:
+            kids[("r", k)] = [m._replace(src=("r", m.src)) for m in lst]
+    first = [m._replace(src=("r", m.src)) for m in rows.get(0, [])]
+    cols = line_streams(col, B, arch) if len(col) > 1 else {}
+    for j in range(len(col)):
+        up = [m._replace(src=("c", m.src), slot=m.slot + 2) for m in cols.get(j, [])]
+        kids[("c", j)] = first + up
+    return schedule_cycles(kids, ("c", 0), arch)
 
 
 def _two_d_reduce(region: Region, B: int, arch: ArchSpec, alg: str, opts: dict) -> Built:
     if alg == "snake":
-        line_alg = opts.get("line", "chain")
-        b = reduce_snake(region, B, arch, line_alg)
-        if line_alg == "chain":
-            P = region.w * region.h
-            s = 2 * arch.timing.ramp_latency_cycles + 1
-            b.closed_form = lambda: float(B + (arch.timing.hop_latency_cycles + s) * (P - 1))
-        return b
+        return reduce_snake(region, B, arch, opts.get("line", "chain"))
     row, col = opts.get("row", "chain"), opts.get("col", "chain")
     b = reduce_xy(region, B, arch, row, col)
     rp = _reduce_parent(row, region.w, B, arch) if region.w > 1 else (-1,)
-    cp = _reduce_parent(col, region.h, B, arch) if region.h > 1 else (-1,)
-    b.closed_form = lambda: xy_model(B, arch, rp, cp)
+    cp = _reduce_parent(col, region.h, B, arch, "rows") if region.h > 1 else (-1,)
+    b.closed_form = lambda: xy_schedule(B, arch, rp, cp)
+    b.generic = lambda: xy_model(B, arch, rp, cp)
     return b
 
 
@@ -787,7 +988,8 @@ def _build(op: str, algorithm: str, region: Region, B: int, arch: ArchSpec, opts
         return broadcast(region, B, arch)
     if op == "allreduce":
         if algorithm in ("ring", "ring_dp"):
-            _one_d(region, f"allreduce algorithm {algorithm!r}")
+            if algorithm == "ring":
+                _one_d(region, "a ring allreduce with the simple embedding (use ring_dp)")
             return ring(region, B, arch, "ar", "simple" if algorithm == "ring" else "dp")
         if algorithm in ("xy", "snake"):
             red = _two_d_reduce(region, B, arch, algorithm, opts)
@@ -796,15 +998,17 @@ def _build(op: str, algorithm: str, region: Region, B: int, arch: ArchSpec, opts
             red = reduce_1d(region, B, arch, algorithm)
         return allreduce_tree(region, B, arch, red)
     if op == "reduce_scatter":
-        _one_d(region, "reduce_scatter")
         if algorithm not in ("ring", "ring_dp"):
             raise AlgorithmError(
                 f"reduce_scatter algorithm {algorithm!r}: expected 'ring' or 'ring_dp'"
             )
+        if algorithm == "ring":
+            _one_d(region, "a ring reduce_scatter with the simple embedding (use ring_dp)")
         return ring(region, B, arch, "rs", "simple" if algorithm == "ring" else "dp")
     if op == "allgather":
         if algorithm in ("ring", "ring_dp"):
-            _one_d(region, "a ring allgather")
+            if algorithm == "ring":
+                _one_d(region, "a ring allgather with the simple embedding (use ring_dp)")
             return ring(region, B, arch, "ag", "simple" if algorithm == "ring" else "dp")
         if algorithm == "gather_broadcast":
             return allgather_gb(region, B, arch)
@@ -826,11 +1030,14 @@ ALGORITHMS: dict[str, dict[str, tuple[str, ...]]] = {
     # op: {"1d": ..., "2d": ...}
     "reduce": {"1d": REDUCE_1D, "2d": ("xy", "snake")},
     "broadcast": {"1d": ("flood",), "2d": ("flood",)},
-    "allreduce": {"1d": (*REDUCE_1D, "ring", "ring_dp"), "2d": ("xy", "snake")},
-    "reduce_scatter": {"1d": ("ring", "ring_dp"), "2d": ()},
+    "allreduce": {"1d": (*REDUCE_1D, "ring", "ring_dp"), "2d": ("xy", "snake", "ring_dp")},
+    "reduce_scatter": {"1d": ("ring", "ring_dp"), "2d": ("ring_dp",)},
     "scatter": {"1d": ("stream",), "2d": ("stream",)},
     "gather": {"1d": ("stream",), "2d": ("stream",)},
-    "allgather": {"1d": ("ring", "ring_dp", "gather_broadcast"), "2d": ("gather_broadcast",)},
+    "allgather": {
+        "1d": ("ring", "ring_dp", "gather_broadcast"),
+        "2d": ("ring_dp", "gather_broadcast"),
+    },
 }
 """Algorithms per op, for rows/columns ("1d") and rectangles ("2d"). A 1D allreduce named
 after a reduce algorithm is that reduce followed by a flood broadcast."""

@@ -127,4 +127,5 @@ def simulate(coll: Collective, *, seed: int = 0, data: np.ndarray | None = None)
         build_s,
         start,
         end,
+        coll.generic_model_cycles(),
     )

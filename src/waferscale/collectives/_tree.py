@@ -35,12 +35,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..arch import ArchSpec
 from ..model import Pattern, Transfer
+from ..model.schedule import Stream, schedule_cycles
 from ._errors import CollectiveError
 from ._geometry import Line
 from ._plan import Plan, Step
 
-__all__ = ["Message", "embed_tree", "line_tree_messages", "tree_pattern"]
+__all__ = ["Message", "embed_tree", "line_tree_messages", "tree_pattern", "tree_schedule"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -206,3 +208,34 @@ def tree_pattern(
             )
         )
     return Pattern(transfers, name=name)
+
+
+def _wire(m: Message, arch: ArchSpec) -> float:
+    """Wire cycles of a message along its line: hops, and turns where the arch charges them."""
+    t = arch.timing
+    if not t.turn_penalty_cycles:
+        return t.hop_latency_cycles * m.hops
+    hops = m.line.route(m.a, m.b)
+    turns = sum(1 for x, y in zip(hops, hops[1:], strict=False) if x != y)
+    return t.hop_latency_cycles * len(hops) + t.turn_penalty_cycles * turns
+
+
+def tree_schedule(
+    children: dict[tuple[int, int], list[Message]],
+    root: tuple[int, int],
+    arch: ArchSpec,
+    gather: bool = False,
+) -> float:
+    """The schedule time of an embedded tree (:func:`waferscale.model.schedule_cycles`): each
+    node takes its children in the order of ``children``; a child followed by another one on
+    the same color slot ends with a control wavelet (the later stream passes its router, which
+    must turn to *forward*: :func:`embed_tree` sends it). A reduction node forwards its last
+    child's stream; a gather node (``gather``) sends its block after its last reception."""
+    streams: dict = {}
+    for v, msgs in children.items():
+        lst = []
+        for i, m in enumerate(msgs):
+            later = any(o.slot == m.slot for o in msgs[i + 1 :])
+            lst.append(Stream(m.src, _wire(m, arch), m.n, m.slot, later))
+        streams[v] = lst
+    return schedule_cycles(streams, root, arch, forward=not gather)

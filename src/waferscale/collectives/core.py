@@ -123,9 +123,11 @@ class Collective:
         if algorithm == "xy":  # each axis' own best 1D reduce unless given
             from .select import pick_reduce
 
-            for axis, P in (("row", w), ("col", h)):
+            for axis, P, side in (("row", w, "columns"), ("col", h, "rows")):
                 if self.options.get(axis, "auto") == "auto":
-                    self.options[axis] = pick_reduce(P, self.words, self.arch) if P > 1 else "chain"
+                    self.options[axis] = (
+                        pick_reduce(P, self.words, self.arch, axis=side) if P > 1 else "chain"
+                    )
         elif algorithm == "snake":
             self.options.setdefault("line", "chain")
         self._built: dict[Region, alg.Built] = {}
@@ -183,7 +185,7 @@ class Collective:
     def _structure_key(self) -> tuple:
         """What the patterns depend on besides B (B too where the tree depends on it)."""
         trees = [self.algorithm, *self.options.values()]
-        by_b = "autogen" in trees
+        by_b = any(str(t).startswith("autogen") for t in trees)
         return (
             self.op,
             self.algorithm,
@@ -212,11 +214,23 @@ class Collective:
         return self._terms
 
     def model_cycles(self) -> float:
-        """Predicted cycles: the model's closed form where there is one, else the CS-2 timing
-        model applied to the collective's patterns (phases add)."""
+        """Predicted cycles: the algorithm's own cost model. For the trees (every reduce, the
+        reduce of an allreduce, gather) the schedule of the tree as it runs
+        (:mod:`waferscale.model.schedule`: a node takes its children in turn); for broadcast
+        and the rings the paper's closed forms; for the rest (scatter) the paper's generic
+        model of the patterns (:meth:`generic_model_cycles`). Phases add."""
         b = self.built()
         if b.closed_form is not None:
             return float(b.closed_form())
+        return self.generic_model_cycles()
+
+    def generic_model_cycles(self) -> float:
+        """The paper's generic CS-2 timing model, ``max(C, E/N + L) + (2 T_R + 1) D``, applied
+        to the collective's communication patterns (phases add), by a closed form where there
+        is one."""
+        b = self.built()
+        if b.generic is not None:
+            return float(b.generic())
         return self._pattern_cycles()
 
     def _pattern_cycles(self) -> float:
@@ -483,6 +497,7 @@ class SimResult:
     reduce_op: str
     cycles: int
     model_cycles: float
+    """the algorithm's cost model (:meth:`Collective.model_cycles`)"""
     lower_bound_cycles: float | None
     ok: bool
     bit_exact: bool
@@ -493,11 +508,19 @@ class SimResult:
     build_s: float = 0.0
     start: np.ndarray | None = None
     end: np.ndarray | None = None
+    generic_model_cycles: float | None = None
+    """the paper's generic model of the patterns (:meth:`Collective.generic_model_cycles`)"""
 
     @property
     def model_error(self) -> float:
         """(sim - model) / model."""
         return (self.cycles - self.model_cycles) / self.model_cycles if self.model_cycles else 0.0
+
+    @property
+    def generic_error(self) -> float | None:
+        """(sim - generic model) / generic model."""
+        g = self.generic_model_cycles
+        return (self.cycles - g) / g if g else None
 
     def as_dict(self) -> dict[str, Any]:
         d = {
@@ -510,6 +533,7 @@ class SimResult:
                 "reduce_op",
                 "cycles",
                 "model_cycles",
+                "generic_model_cycles",
                 "lower_bound_cycles",
                 "ok",
                 "bit_exact",
@@ -522,4 +546,5 @@ class SimResult:
         }
         d["shape"] = f"{self.shape[0]}x{self.shape[1]}"
         d["model_error"] = self.model_error
+        d["generic_error"] = self.generic_error
         return d

@@ -179,7 +179,8 @@ FIGURES: list[tuple[str, str, Any, int, str, dict]] = [
     ("chain", "reduce", 8, 16, "chain", {}),
     ("tree", "reduce", 8, 16, "tree", {}),
     ("two_phase", "reduce", 9, 64, "two_phase", {}),
-    ("autogen", "reduce", 16, 16, "autogen", {}),
+    ("autogen", "reduce", 16, 64, "autogen", {}),
+    ("autogen_paper", "reduce", 16, 64, "autogen_paper", {}),
     ("flood_1d", "broadcast", 8, 16, "flood", {}),
     ("flood_2d", "broadcast", (6, 4), 16, "flood", {}),
     ("ring", "allreduce", 8, 64, "ring", {}),
@@ -188,6 +189,7 @@ FIGURES: list[tuple[str, str, Any, int, str, dict]] = [
     ("snake", "reduce", (6, 4), 16, "snake", {}),
     ("scatter_2d", "scatter", (4, 3), 4, "stream", {}),
     ("gather_2d", "gather", (4, 3), 4, "stream", {}),
+    ("ring_dp_2d", "reduce_scatter", (4, 3), 24, "ring_dp", {}),
 ]
 
 

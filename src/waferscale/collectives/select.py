@@ -12,10 +12,9 @@ __all__ = ["Choice", "best", "lower_bound", "pick_reduce"]
 
 TOLERANCE = 0.05
 """Algorithms whose model times lie within this fraction of the best one are ties; a tie goes
-to the simplest (the first in the op's list of algorithms). The model predicts the simulator
-within a few percent for the fixed algorithms, so a smaller difference says nothing; and the
-simpler algorithms are the ones whose simulated time follows the model best (see
-docs/collectives.md)."""
+to the simplest (the first in the op's list of algorithms): a simpler tree is easier to read
+and to embed next to other code, and the few cycles the model cannot see (see
+docs/collectives.md) make smaller differences meaningless."""
 
 
 class Choice(NamedTuple):
@@ -28,12 +27,24 @@ def _arch(arch: ArchSpec | str) -> ArchSpec:
     return preset(arch) if isinstance(arch, str) else arch
 
 
-def pick_reduce(P: int, B: int, arch: ArchSpec | str = "wse2", tolerance: float = TOLERANCE) -> str:
-    """The 1D reduce algorithm for a line of P PEs (the rule of :func:`best`)."""
+def pick_reduce(
+    P: int,
+    B: int,
+    arch: ArchSpec | str = "wse2",
+    tolerance: float = TOLERANCE,
+    axis: str = "columns",
+) -> str:
+    """The 1D reduce algorithm for a line of P PEs (the rule of :func:`best`, by the same cost:
+    the schedule of each algorithm's tree). ``axis``: ``"columns"`` for a row, ``"rows"`` for a
+    column."""
+    from ._algorithms import REDUCE_1D, _reduce_parent, line_reduce_cost
+
     arch = _arch(arch)
-    times = {a: model.reduce_cycles(a, P, B, arch) for a in model.ALGORITHMS}
+    times = {
+        a: line_reduce_cost(a, _reduce_parent(a, P, B, arch, axis), B, arch) for a in REDUCE_1D
+    }
     low = min(times.values())
-    return next(a for a in model.ALGORITHMS if times[a] <= low * (1 + tolerance))
+    return next(a for a in REDUCE_1D if times[a] <= low * (1 + tolerance))
 
 
 def best(
@@ -80,10 +91,8 @@ def lower_bound(op: str, shape: Any, words: int, arch: ArchSpec | str = "wse2") 
     s = 2 * arch.timing.ramp_latency_cycles + 1
     hop = arch.timing.hop_latency_cycles
     if op == "reduce" and (w == 1 or h == 1):
-        return model.lower_bound_cycles(P, B, arch)
+        return model.lower_bound_cycles(P, B, arch, "columns" if h == 1 else "rows")
     if op in ("reduce", "broadcast", "allreduce"):
-        if w == 1 or h == 1:
-            return model.flood_broadcast_1d(P, B, arch)
         return model.broadcast_2d(w, h, B, arch)
     if op in ("scatter", "gather", "allgather"):
         return float((P - 1) * B + s)

@@ -1,5 +1,7 @@
 """The analytic model tier: spatial-model quantities, the CS-2 timing model, closed forms,
-the pre-order lower bound for reduce and Auto-Gen.
+the pre-order lower bound for reduce and Auto-Gen, and the schedule model of reduction trees
+(:mod:`waferscale.model.schedule`: what a tree costs when its nodes take their children in
+turn, as the collectives run it).
 
 >>> from waferscale import arch, model
 >>> wse2 = arch.preset("wse2")

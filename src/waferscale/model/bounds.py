@@ -39,7 +39,13 @@ import numba as nb
 import numpy as np
 
 from waferscale.arch import ArchSpec
-from waferscale.model._checks import check_arch, check_count, check_words, row_fits
+from waferscale.model._checks import (
+    ModelError,
+    check_arch,
+    check_count,
+    check_words,
+    row_fits,
+)
 from waferscale.model.pattern import PE, Pattern, check_parents, tree_reduce_pattern
 from waferscale.model.timing import stage_cycles
 
@@ -192,18 +198,24 @@ def min_tree_energy(P: int, D: int) -> int | float:
     return int(_Tables.get(P).E[P, min(D, P - 1)])
 
 
-def _params(P: int, B: int, arch: ArchSpec) -> tuple[int, int, ArchSpec, int, int]:
+def _params(
+    P: int, B: int, arch: ArchSpec, axis: str = "columns"
+) -> tuple[int, int, ArchSpec, int, int]:
     arch = check_arch(arch)
     P = check_count("P", P)
     B = check_words("B", B)
-    row_fits("P", P, arch)
+    if axis not in ("columns", "rows"):
+        raise ModelError(f"axis: got {axis!r}, expected 'columns' (a row) or 'rows' (a column)")
+    row_fits("P", P, arch, axis=axis)
     return P, B, arch, arch.timing.hop_latency_cycles, stage_cycles(arch)
 
 
-def lower_bound_cycles(P: int, B: int, arch: ArchSpec) -> float:
+def lower_bound_cycles(P: int, B: int, arch: ArchSpec, axis: str = "columns") -> float:
     """T*(P, B): min over D of ``B E*(P, D) / (P - 1) + h (P - 1) + D (2 T_R + 1)``, a lower
-    bound on the model time of every pre-order reduction tree (0 for P = 1)."""
-    P, B, arch, h, s = _params(P, B, arch)
+    bound on the model time of every pre-order reduction tree (0 for P = 1). ``axis``:
+    ``"columns"`` for a row of P PEs, ``"rows"`` for a column (P is checked against that side
+    of the program rectangle)."""
+    P, B, arch, h, s = _params(P, B, arch, axis)
     if P == 1:
         return 0.0
     d = np.arange(1, P)
@@ -238,10 +250,11 @@ class ReductionTree:
     """T*(P, B) on the same arch."""
 
     @classmethod
-    def from_parents(cls, parent, B: int, arch: ArchSpec) -> ReductionTree:
-        """Model time of any pre-order tree given by parent pointers (``parent[0] == -1``)."""
+    def from_parents(cls, parent, B: int, arch: ArchSpec, axis: str = "columns") -> ReductionTree:
+        """Model time of any pre-order tree given by parent pointers (``parent[0] == -1``) on
+        a row (``axis="columns"``) or a column (``"rows"``)."""
         parent = check_parents(parent, preorder=True)
-        P, B, arch, h, s = _params(len(parent), B, arch)
+        P, B, arch, h, s = _params(len(parent), B, arch, axis)
         children: list[list[int]] = [[] for _ in range(P)]
         depth = [0] * P
         hops = 0
@@ -263,7 +276,7 @@ class ReductionTree:
             energy=B * hops,
             max_children=K,
             predicted_cycles=cycles,
-            lower_bound_cycles=lower_bound_cycles(P, B, arch),
+            lower_bound_cycles=lower_bound_cycles(P, B, arch, axis),
         )
 
     def pattern(self, origin: PE = (0, 0), name: str = "autogen") -> Pattern:
@@ -271,12 +284,13 @@ class ReductionTree:
         return tree_reduce_pattern(self.parent, self.B, origin=origin, name=name)
 
 
-def autogen_tree(P: int, B: int, arch: ArchSpec) -> ReductionTree:
+def autogen_tree(P: int, B: int, arch: ArchSpec, axis: str = "columns") -> ReductionTree:
     """Auto-Gen: the pre-order reduction tree with the least model time for (P, B) on ``arch``
-    (exact; see the module docstring for the search)."""
-    P, B, arch, h, s = _params(P, B, arch)
+    (exact; see the module docstring for the search), on a row (``axis="columns"``) or a
+    column (``"rows"``)."""
+    P, B, arch, h, s = _params(P, B, arch, axis)
     if P == 1:
-        return ReductionTree.from_parents((-1,), B, arch)
+        return ReductionTree.from_parents((-1,), B, arch, axis)
     t = _Tables.get(P)
     d = np.arange(1, P)
     energy = t.E[P, 1:P]
@@ -306,7 +320,7 @@ def autogen_tree(P: int, B: int, arch: ArchSpec) -> ReductionTree:
                 continue
             if max(B * cap, (B * e) / (P - 1) + h * (P - 1)) + s * depth < best:
                 parent = _capped_tree(P, depth, cap, S)
-                tree = ReductionTree.from_parents(parent, B, arch)
+                tree = ReductionTree.from_parents(parent, B, arch, axis)
                 if tree.predicted_cycles < best:
                     best, choice = tree.predicted_cycles, parent
-    return ReductionTree.from_parents(choice, B, arch)
+    return ReductionTree.from_parents(choice, B, arch, axis)
