@@ -88,7 +88,8 @@ class FabricState:
 
         z = np.zeros
         self._color_major: list[np.ndarray] = []
-        self._kernel_views: dict[int, np.ndarray] = {}  # id(Python view) -> kernel's view
+        # id(Python view) -> (that view, kept alive so its id is never reused; kernel's view)
+        self._kernel_views: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
         # What one router visit or one transfer touches sits together (see _records): a
         # color's route at a PE, a router buffer, a CE queue, the per-PE flags.
@@ -232,7 +233,7 @@ class FabricState:
             if per_color:
                 order = (1, 0, *range(2, kernel_view.ndim))
                 view = kernel_view.transpose(order)
-                self._kernel_views[id(view)] = kernel_view
+                self._kernel_views[id(view)] = (view, kernel_view)
             else:
                 view = kernel_view
             views[name] = view
@@ -251,10 +252,10 @@ class FabricState:
             per_color=True,
         )
         slots = views.pop("slots")
-        kernel_slots = self._kernel_views.pop(id(slots))
+        _, kernel_slots = self._kernel_views[id(slots)]
         for name in slot_dt.names:
             view = slots[name]
-            self._kernel_views[id(view)] = kernel_slots[name]
+            self._kernel_views[id(view)] = (view, kernel_slots[name])
             views[name] = view
         return views
 
@@ -271,13 +272,18 @@ class FabricState:
         """The arrays in the kernel's argument order (color-major storage where it has one)."""
         args = self.__dict__.get("_args")
         if args is None:
-            packed = self._kernel_views
-            args = tuple(
-                packed.get(id(a), a.base if a.base is not None and a.base.dtype == a.dtype else a)
-                for a in self._kernel_arrays()
-            )
+            args = tuple(self._kernel_view(a) for a in self._kernel_arrays())
             object.__setattr__(self, "_args", args)
         return args
+
+    def _kernel_view(self, a: np.ndarray) -> np.ndarray:
+        """The color-major array the kernel indexes for the Python view ``a``."""
+        packed = self._kernel_views.get(id(a))
+        if packed is not None and packed[0] is a:
+            return packed[1]
+        if a.base is not None and a.base.dtype == a.dtype:
+            return a.base  # a _per_color array
+        return a
 
     def _kernel_arrays(self) -> tuple:
         return (
