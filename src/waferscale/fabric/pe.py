@@ -63,6 +63,13 @@ from .engine import mask64
 _F32 = struct.Struct("<f")  # a Python float packed as f32 ...
 _U32 = struct.Struct("<I")  # ... and its bits read back
 
+# Operand classes as tuples: ``isinstance(d, A | B)`` builds a union object on every call.
+_VECTOR_OPERANDS = (MemDSD, FabinDSD, FaboutDSD, FifoDSD)
+_COUNTED_OPERANDS = (MemDSD, FifoDSD)
+_FABRIC_OPERANDS = (FabinDSD, FaboutDSD)
+_SCALAR_OPERANDS = (int, float, np.number)
+
+_TYPED_MOVES = {"fmovs": "f32", "fmovh": "f16"}  # moves that check a float type
 _NP_OF = {"float16": "f16", "float32": "f32", "int16": "i16", "uint16": "u16", "int32": "i32",
           "uint32": "u32"}
 
@@ -87,7 +94,7 @@ class PE:
         self._code = engine.code_at(p)
         self._cursor = 0
         self._seg_start = 0  # cycle the CE's current stretch of task work began
-        self._views: dict[int | str, np.ndarray] = {}
+        self._views: dict[Symbol | str, np.ndarray] = {}
         # synchronous memory-only ops this PE's program ran before, by (op, dst, src0, src1)
         self._memory_ops: dict[tuple, tuple] = engine.memory_ops_of(self._code)
         self._base = int(engine.mem_base[p])  # byte address of this PE's memory in the arena
@@ -104,12 +111,10 @@ class PE:
 
     def __getitem__(self, sym: Symbol | str) -> np.ndarray:
         """A writable numpy view of one of this PE's arrays: ``pe[A][i] = 1.0``."""
-        key = sym if type(sym) is str else id(sym)  # ids: Symbols live as long as their Code
-        view = self._views.get(key)
+        view = self._views.get(sym)
         if view is None:
-            if isinstance(sym, str):
-                sym = self._engine.symbol(self._p, sym)
-            view = self._views[key] = self._engine.view(self._p, sym)
+            resolved = self._engine.symbol(self._p, sym) if isinstance(sym, str) else sym
+            view = self._views[sym] = self._engine.view(self._p, resolved)
         return view
 
     def timestamp(self) -> int:
@@ -391,7 +396,7 @@ class PE:
         self._engine.state.mem32.view(d.dtype.np_dtype)[self._mem_index(d)] = values
 
     def _check_type(self, name: str, role: str, d: Any, np_name: str) -> None:
-        want = {"fmovs": "f32", "fmovh": "f16"}.get(name, _NP_OF[np_name])
+        want = _TYPED_MOVES.get(name) or _NP_OF[np_name]
         got = d.dtype.name
         bits = 16 if want in ("f16", "i16", "u16") else 32
         if name in ("mov16", "mov32"):
@@ -455,9 +460,9 @@ class PE:
         streaming = False
         fabin_colors = []
         for role, d, np_name in operands:
-            if isinstance(d, MemDSD | FabinDSD | FaboutDSD | FifoDSD):
+            if isinstance(d, _VECTOR_OPERANDS):
                 self._check_type(name, role, d, np_name)
-                n = d.length if isinstance(d, MemDSD | FifoDSD) else d.extent
+                n = d.length if isinstance(d, _COUNTED_OPERANDS) else d.extent
                 if length is None:
                     length = n
                 elif n != length:
@@ -476,14 +481,14 @@ class PE:
                     streaming = True
                 elif isinstance(d, FifoDSD):
                     streaming = True
-                if isinstance(d, FabinDSD | FaboutDSD) and not 0 <= d.color < arch.router.colors:
+                if isinstance(d, _FABRIC_OPERANDS) and not 0 <= d.color < arch.router.colors:
                     raise OpError(
                         f"{self}: {name} {role} uses color {d.color}, outside 0.."
                         f"{arch.router.colors - 1}"
                     )
             elif role == "dst":
                 raise OpError(f"{self}: {name} destination must be a DSD, got {d!r}")
-            elif not isinstance(d, int | float | np.number):
+            elif not isinstance(d, _SCALAR_OPERANDS):
                 raise OpError(f"{self}: {name} {role} must be a DSD or a scalar, got {d!r}")
         if length is None:
             raise OpError(f"{self}: {name} has no vector operand")
@@ -663,7 +668,7 @@ class PE:
             row[F_ON_DONE], row[F_TASK] = self._completion_fields(activate, unblock)
         else:
             row[F_ON_DONE] = ON_RESUME
-        o = s.alloc_op()
+        o = s.alloc_op(clear=False)
         s.ops[o] = row
         s.slot_op[self._p, slot] = o
         s.activate_op(o)

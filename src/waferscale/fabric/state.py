@@ -362,12 +362,14 @@ class FabricState:
             self.clock,
         )
 
-    def alloc_op(self) -> int:
+    def alloc_op(self, *, clear: bool = True) -> int:
+        """Take a free row of the op pool (zeroed unless the caller writes all of it)."""
         if self.op_free_n[0] == 0:
             self._grow_ops()
         self.op_free_n[0] -= 1
         o = int(self.op_free[self.op_free_n[0]])
-        self.ops[o, :] = 0
+        if clear:
+            self.ops[o, :] = 0
         return o
 
     def _grow_ops(self) -> None:

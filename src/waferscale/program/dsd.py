@@ -12,9 +12,11 @@ from dataclasses import dataclass, replace
 from .types import DType, dtype_of
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Symbol:
-    """An array in PE memory, declared by a program with ``Code.array``."""
+    """An array in PE memory, declared by a program with ``Code.array``. Compared and hashed
+    by identity: each declaration is its own array (and a task's ``pe[sym]`` is a plain dict
+    lookup)."""
 
     name: str
     dtype: DType
