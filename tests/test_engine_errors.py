@@ -560,6 +560,20 @@ def test_two_async_ops_on_one_queue_collide():
         engine(_one(body)).run()
 
 
+def test_a_repeated_streaming_op_collides_on_its_queue_too():
+    # The second op equals the first (by value): it takes the engine's known-op path, which
+    # must refuse the busy queue with the same message.
+    def body(pe, s):
+        for _ in range(2):
+            pe.fmovs(mem1d_dsd(s["a"]), fabin_dsd(1, 4, input_queue=2), async_=True)
+
+    with pytest.raises(
+        (OpError, TaskError),
+        match=re.escape("PE(0, 0): microthread 2 is still running an op issued at cycle 1"),
+    ):
+        engine(_one(body)).run()
+
+
 def test_explicit_microthread_collision_and_range():
     def body(pe, s):
         pe.fnegs(mem1d_dsd(s["a"]), mem1d_dsd(s["a"]), async_=True, microthread=4)

@@ -132,7 +132,7 @@ class Engine:
         self._rpc: dict[int, list[tuple[Callable[..., Any], tuple]]] = {}
         self._rpc_name: dict[int, str] = {}
         self._pe_cache: dict[int, Any] = {}
-        self._memory_ops: dict[int, dict[tuple, tuple]] = {}  # by id(code), see PE._op
+        self._known_ops: dict[int, dict[tuple, tuple]] = {}  # by id(code), see PE._op
         self._task_entries: dict[int, tuple[Any, Callable[..., Any], int]] = {}
         self.prints: list[PrintRecord] = []
         self._parked: dict[int, greenlet.greenlet] = {}
@@ -144,6 +144,7 @@ class Engine:
         self._fin_c: list[int] = []
         self._now = 0
         self._task_startup = self.arch.timing.task_startup_cycles
+        self.op_startup_cycles = self.arch.timing.op_startup_cycles
         self._fin_busy: list[int] = []
         self.trace: _trace.Trace | None = None
         self._task_breaks: list[tuple[str | int, int | None]] = []
@@ -284,11 +285,11 @@ class Engine:
 
     # -- PE handles ----------------------------------------------------------------------------
 
-    def memory_ops_of(self, code: Any) -> dict[tuple, tuple]:
-        """The cache of checked memory-only ops shared by the PEs running ``code``."""
-        ops = self._memory_ops.get(id(code))
+    def known_ops_of(self, code: Any) -> dict[tuple, tuple]:
+        """The cache of checked ops shared by the PEs running ``code`` (see ``PE._op``)."""
+        ops = self._known_ops.get(id(code))
         if ops is None:
-            ops = self._memory_ops[id(code)] = {}
+            ops = self._known_ops[id(code)] = {}
         return ops
 
     def pe(self, p: int):

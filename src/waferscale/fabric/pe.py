@@ -23,15 +23,19 @@ import numpy as np
 from ..program.control import ADVANCE, control_payload
 from ..program.dsd import FabinDSD, FaboutDSD, FifoDSD, MemDSD, Symbol
 from ..program.layout import port_mask
+from ._issue import ISSUE_POOL_FULL, issue_op
 from ._layout_consts import (
     CE_RUNNING,
     CE_SUSPENDED,
+    F_AA,
     F_AK,
     F_AW,
+    F_BA,
     F_BK,
     F_BW,
     F_CODE,
     F_CTRL,
+    F_DA,
     F_DK,
     F_DW,
     F_FUSED,
@@ -68,6 +72,7 @@ _VECTOR_OPERANDS = (MemDSD, FabinDSD, FaboutDSD, FifoDSD)
 _COUNTED_OPERANDS = (MemDSD, FifoDSD)
 _FABRIC_OPERANDS = (FabinDSD, FaboutDSD)
 _SCALAR_OPERANDS = (int, float, np.number)
+_CACHED_OPERANDS = frozenset({MemDSD, FabinDSD, FaboutDSD, type(None)})
 
 _TYPED_MOVES = {"fmovs": "f32", "fmovh": "f16"}  # moves that check a float type
 _NP_OF = {"float16": "f16", "float32": "f32", "int16": "i16", "uint16": "u16", "int32": "i32",
@@ -82,8 +87,8 @@ class PE:
     """One processing element as seen from a running task."""
 
     __slots__ = (
-        "_engine", "_p", "x", "y", "_code", "_cursor", "_seg_start", "_views", "_memory_ops",
-        "_base",
+        "_engine", "_p", "x", "y", "_code", "_cursor", "_seg_start", "_views", "_known_ops",
+        "_base", "_fifo_first",
     )  # fmt: skip
 
     def __init__(self, engine, p: int):
@@ -95,9 +100,11 @@ class PE:
         self._cursor = 0
         self._seg_start = 0  # cycle the CE's current stretch of task work began
         self._views: dict[Symbol | str, np.ndarray] = {}
-        # synchronous memory-only ops this PE's program ran before, by (op, dst, src0, src1)
-        self._memory_ops: dict[tuple, tuple] = engine.memory_ops_of(self._code)
+        # ops this PE's program issued before, checked: synchronous memory-only ops by
+        # (op, dst, src0, src1) identity, streaming ops by value (see _op)
+        self._known_ops: dict[tuple, tuple] = engine.known_ops_of(self._code)
         self._base = int(engine.mem_base[p])  # byte address of this PE's memory in the arena
+        self._fifo_first = int(engine.fifo_first[p])  # row of this PE's first FIFO
 
     def __repr__(self) -> str:
         return f"PE({self.x}, {self.y})"
@@ -427,7 +434,7 @@ class PE:
         if not opts and self._engine.trace is None:
             # A synchronous memory-only op on the same DSD objects as before (a task's inner
             # loop): its operands were checked and its arguments packed the first time.
-            known = self._memory_ops.get((name, id(dst), id(a), id(b)))
+            known = self._known_ops.get((name, id(dst), id(a), id(b)))
             if known is not None and known[0] is dst and known[1] is a and known[2] is b:
                 _d, _a, _b, prm, cycles, scalar_type = known
                 if scalar_type is not None:
@@ -435,6 +442,25 @@ class PE:
                 s = self._engine.state
                 memory_op_packed(s.mem32, s.mem16, prm, self._base)
                 self._cursor += cycles
+                return
+        stream_key = None
+        if (
+            self._engine.trace is None
+            and scalar is None
+            and type(dst) in _CACHED_OPERANDS
+            and type(a) in _CACHED_OPERANDS
+            and type(b) in _CACHED_OPERANDS
+        ):
+            # A streaming op equal (by value) to one this program issued before: its checks
+            # and its row are known. Only DSD operands: numeric scalars compare equal across
+            # bit patterns (0.0 == -0.0), FIFO operands are checked by identity.
+            try:
+                stream_key = ("stream", name, dst, a, b, *opts.items())
+                known = self._known_ops.get(stream_key)
+            except TypeError:  # an unhashable option: the checks below will name it
+                stream_key = known = None
+            if known is not None:
+                self._issue(*known)
                 return
         eng = self._engine
         arch = eng.arch
@@ -530,12 +556,12 @@ class PE:
                 type(d) is MemDSD or d is None for d in (dst, a, b)
             ):
                 scalar_type = None if scalar is None else info.src1_dtype
-                self._memory_ops[(name, id(dst), id(a), id(b))] = (
+                self._known_ops[(name, id(dst), id(a), id(b))] = (
                     dst, a, b, prm, cycles, scalar_type,
                 )
             return
         self._stream_op(name, code, dst, srcs, scalar_bits, fused, length, async_, activate,
-                        unblock, microthread)
+                        unblock, microthread, stream_key)
 
     def _simd(self, info) -> int:
         pe = self._engine.arch.pe
@@ -581,10 +607,10 @@ class PE:
             return K_FIFO, int(eng.fifo_first[self._p]) + d.fifo.index, 0, d.dtype.width
         return K_SCALAR, self._scalar_bits(d, np_name), 0, info_bits // 8
 
-    def _pick_slot(self, microthread, dsds) -> int:
-        eng = self._engine
-        s = eng.state
-        n = eng.arch.pe.microthreads
+    def _slot_request(self, microthread, dsds) -> int:
+        """The microthread slot an async op asks for: ``microthread``, else the queue of its
+        fabric operands (WSE-3), else -1 (the first free one)."""
+        n = self._engine.arch.pe.microthreads
         if microthread is None:
             for d in dsds:
                 q = getattr(d, "input_queue", None) if isinstance(d, FabinDSD) else getattr(
@@ -592,25 +618,38 @@ class PE:
                 if q is not None:
                     microthread = q
                     break
-        if microthread is not None:
-            if not 0 <= int(microthread) < n:
-                raise OpError(f"{self}: microthread/queue {microthread} outside 0..{n - 1}")
-            slot = int(microthread)
-            if s.slot_op[self._p, slot] >= 0:
-                o = int(s.slot_op[self._p, slot])
-                raise OpError(
-                    f"{self}: microthread {slot} is still running an op issued at cycle "
-                    f"{int(s.ops[o, F_ISSUED])}: two async ops on one queue collide; wait for "
-                    "its completion (activate a task when it is done) or use another queue"
-                )
-            return slot
-        for slot in range(n):
-            if s.slot_op[self._p, slot] < 0:
-                return slot
-        raise OpError(
+        if microthread is None:
+            return -1
+        if not 0 <= int(microthread) < n:
+            raise OpError(f"{self}: microthread/queue {microthread} outside 0..{n - 1}")
+        return int(microthread)
+
+    def _slot_error(self, slot: int) -> OpError:
+        s = self._engine.state
+        if slot >= 0:
+            o = int(s.slot_op[self._p, slot])
+            return OpError(
+                f"{self}: microthread {slot} is still running an op issued at cycle "
+                f"{int(s.ops[o, F_ISSUED])}: two async ops on one queue collide; wait for "
+                "its completion (activate a task when it is done) or use another queue"
+            )
+        n = self._engine.arch.pe.microthreads
+        return OpError(
             f"{self}: all {n} microthreads are busy: wait for an async op to finish before "
             "issuing another"
         )
+
+    def _pick_slot(self, microthread, dsds) -> int:
+        """A free slot for an async op that is not a streaming op (see ``_issue``)."""
+        s = self._engine.state
+        slot = self._slot_request(microthread, dsds)
+        if slot < 0:
+            for k in range(self._engine.arch.pe.microthreads):
+                if s.slot_op[self._p, k] < 0:
+                    return k
+        elif s.slot_op[self._p, slot] < 0:
+            return slot
+        raise self._slot_error(slot)
 
     def _completion_fields(self, activate, unblock) -> tuple[int, int]:
         if activate is not None:
@@ -636,29 +675,30 @@ class PE:
         self._cursor += 1
 
     def _stream_op(self, name, code, dst, srcs, scalar_bits, fused, length, async_, activate,
-                   unblock, microthread) -> None:
+                   unblock, microthread, cache_key) -> None:
         eng = self._engine
-        s = eng.state
         info = ELEM_INFO[int(code)]
         if length == 0:
             raise OpError(f"{self}: {name} with zero-length operands")
         if async_:
-            slot = self._pick_slot(microthread, [dst] + [d for _r, d, _n in srcs])
+            slot = self._slot_request(microthread, [dst] + [d for _r, d, _n in srcs])
         else:
-            slot = s.slots - 1
+            slot = eng.state.slots - 1
         row = [0] * N_OP_FIELDS
-        row[F_PE] = self._p
-        row[F_SLOT] = slot
         row[F_CODE] = int(code)
         row[F_LEN] = length
-        row[F_START] = self._cursor + eng.arch.timing.op_startup_cycles
-        row[F_ISSUED] = self._cursor
         row[F_SCALAR] = scalar_bits
         row[F_FUSED] = int(fused)
         row[F_DK : F_DW + 1] = self._operand_fields(dst, info.dst_dtype, info.dst_bits)
         row[F_AK : F_AW + 1] = self._operand_fields(srcs[0][1], srcs[0][2], info.src0_bits)
         if len(srcs) > 1:
             row[F_BK : F_BW + 1] = self._operand_fields(srcs[1][1], srcs[1][2], info.src1_bits)
+        for kind, arg in ((F_DK, F_DA), (F_AK, F_AA), (F_BK, F_BA)):
+            # relative to this PE: the template serves every PE running the program
+            if row[kind] == K_MEM:
+                row[arg] -= self._base
+            elif row[kind] == K_FIFO:
+                row[arg] -= self._fifo_first
         if isinstance(dst, FaboutDSD):
             row[F_CTRL] = int(dst.control)
             if dst.advance_switch:
@@ -668,10 +708,27 @@ class PE:
             row[F_ON_DONE], row[F_TASK] = self._completion_fields(activate, unblock)
         else:
             row[F_ON_DONE] = ON_RESUME
-        o = s.alloc_op(clear=False)
-        s.ops[o] = row
-        s.slot_op[self._p, slot] = o
-        s.activate_op(o)
+        template = np.array(row, np.int64)
+        if cache_key is not None:
+            self._known_ops[cache_key] = (template, slot, async_)
+        self._issue(template, slot, async_)
+
+    def _issue(self, template: np.ndarray, slot: int, async_: bool) -> None:
+        """Start a streaming op (checked, as a PE-relative template) at the task's cycle; a
+        synchronous one parks the task until the op completes."""
+        eng = self._engine
+        s = eng.state
+        while True:
+            o = issue_op(
+                s.ops, template, self._p, slot, eng.arch.pe.microthreads, self._cursor,
+                eng.op_startup_cycles, self._base, self._fifo_first, s.slot_op, s.op_free,
+                s.op_free_n, s.act_o, s.act_o_n, s.in_o,
+            )  # fmt: skip
+            if o != ISSUE_POOL_FULL:
+                break
+            s._grow_ops()
+        if o < 0:
+            raise self._slot_error(slot)
         if async_:
             self._cursor += 1
             return

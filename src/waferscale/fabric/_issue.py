@@ -1,0 +1,70 @@
+"""Issuing a streaming op into the kernel's op pool in one compiled call.
+
+Taking a free row, choosing a microthread slot, writing the row and putting the op on the
+kernel's active list are a dozen small numpy accesses from Python (about 10 us); done here they
+cost one call. The row comes as a template whose memory and FIFO operands are relative to the
+PE, so one template serves every PE that runs the same program (see ``PE._op``).
+"""
+
+from __future__ import annotations
+
+import numba as nb
+
+from ._layout_consts import (
+    F_AA,
+    F_AK,
+    F_BA,
+    F_BK,
+    F_DA,
+    F_DK,
+    F_ISSUED,
+    F_PE,
+    F_SLOT,
+    F_START,
+    K_FIFO,
+    K_MEM,
+)
+
+ISSUE_POOL_FULL = -1  # no free row: grow the pool and call again
+ISSUE_SLOT_BUSY = -2  # the requested slot still runs an op
+ISSUE_NO_FREE_SLOT = -3  # every async slot is busy
+
+
+@nb.njit(cache=True, nogil=True, boundscheck=False)
+def issue_op(
+    ops, template, p, slot, auto_slots, cursor, startup, mem_base, fifo_first, slot_op, op_free,
+    op_free_n, act_o, act_o_n, in_o,
+):  # fmt: skip
+    """Start the op described by ``template`` on PE ``p`` at cycle ``cursor``: on ``slot``, or
+    (``slot < 0``) on the first free of slots ``0 .. auto_slots - 1``. Returns the op's row, or
+    an ``ISSUE_*`` code."""
+    if slot < 0:
+        for k in range(auto_slots):
+            if slot_op[p, k] < 0:
+                slot = k
+                break
+        if slot < 0:
+            return ISSUE_NO_FREE_SLOT
+    elif slot_op[p, slot] >= 0:
+        return ISSUE_SLOT_BUSY
+    if op_free_n[0] == 0:
+        return ISSUE_POOL_FULL
+    op_free_n[0] -= 1
+    o = op_free[op_free_n[0]]
+    for k in range(template.shape[0]):
+        ops[o, k] = template[k]
+    ops[o, F_PE] = p
+    ops[o, F_SLOT] = slot
+    ops[o, F_START] = cursor + startup
+    ops[o, F_ISSUED] = cursor
+    for kind, arg in ((F_DK, F_DA), (F_AK, F_AA), (F_BK, F_BA)):
+        if ops[o, kind] == K_MEM:
+            ops[o, arg] += mem_base
+        elif ops[o, kind] == K_FIFO:
+            ops[o, arg] += fifo_first
+    slot_op[p, slot] = o
+    if in_o[o] == 0:
+        in_o[o] = 1
+        act_o[act_o_n[0]] = o
+        act_o_n[0] += 1
+    return o
