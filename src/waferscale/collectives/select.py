@@ -81,7 +81,8 @@ def lower_bound(op: str, shape: Any, words: int, arch: ArchSpec | str = "wse2") 
       farthest PE is w + h - 2 hops from the root, and at least one stage);
     - scatter, gather, allgather: ``(P - 1) B + 2 T_R + 1`` (one PE's ramp moves (P-1) B
       words);
-    - reduce_scatter: ``B / P + h (P - 1) + 2 T_R + 1``."""
+    - reduce_scatter: ``B / P + h (w + h - 2) + 2 T_R + 1`` (PE k needs a word from the PE
+      farthest from it, w + h - 2 hops away: P - 1 on a line)."""
     arch = _arch(arch)
     w, h = parse_shape(shape)
     P = w * h
@@ -97,5 +98,5 @@ def lower_bound(op: str, shape: Any, words: int, arch: ArchSpec | str = "wse2") 
     if op in ("scatter", "gather", "allgather"):
         return float((P - 1) * B + s)
     if op == "reduce_scatter":
-        return B / P + hop * (P - 1) + s
+        return B / P + hop * (w + h - 2) + s
     return None
