@@ -140,12 +140,12 @@ class Engine:
         self._work: list[list[int]] = []
         self._work_f32: list[float] = []
         self._work_i = 0
-        self._fin_p: list[int] = []
-        self._fin_c: list[int] = []
+        # PE handles whose task finished since the last flush (a PE runs one task at a time,
+        # so its handle still holds that task's end cycle and busy stretch at the flush)
+        self._finished: list[Any] = []
         self._now = 0
         self._task_startup = self.arch.timing.task_startup_cycles
         self.op_startup_cycles = self.arch.timing.op_startup_cycles
-        self._fin_busy: list[int] = []
         self.trace: _trace.Trace | None = None
         self._task_breaks: list[tuple[str | int, int | None]] = []
         self._skip_break: tuple[int, int] | None = None
@@ -444,9 +444,7 @@ class Engine:
         n = len(work)
         my_loop = self._loop_greenlet
         entries = self._task_entries
-        fin_p = self._fin_p
-        fin_c = self._fin_c
-        fin_busy = self._fin_busy
+        finished = self._finished
         start = self._now - 1
         cursor = start + self._task_startup
         plain = self.trace is None and not self._task_breaks
@@ -491,9 +489,7 @@ class Engine:
                             fn(pe, *_payload_args(pe._code.tasks[tid], item[3]))
                     except Exception as exc:
                         self._task_failed(exc, pe, tid, fn)
-                    fin_p.append(p)
-                    fin_c.append(pe._cursor)
-                    fin_busy.append(pe._cursor - pe._seg_start)
+                    finished.append(pe)
             if self._loop_greenlet is not my_loop:
                 # This loop frame belongs to a task that blocked and has now finished: hand
                 # control back to the loop that resumed it.
@@ -552,40 +548,36 @@ class Engine:
             fn(pe, *call_args)
         except Exception as exc:
             self._task_failed(exc, pe, tid, fn)
-        self._fin_p.append(p)
-        self._fin_c.append(pe._cursor)
-        self._fin_busy.append(pe._cursor - pe._seg_start)
+        self._finished.append(pe)
         if self.trace is not None:
             name = decl.name if decl else self._rpc_name.get(p, "?")
             self.trace.add_task(p, tid, name, start, pe._cursor)
 
     def _flush_finished(self) -> None:
         """Return the CEs whose tasks finished in this batch to the picker (vectorised)."""
-        if not self._fin_p:
+        finished = self._finished
+        if not finished:
             return
         s = self.state
-        if len(self._fin_p) == 1:
-            p, c, b = self._fin_p[0], self._fin_c[0], self._fin_busy[0]
-            self._clear_finished()
-            s.prof[p, PR_TASK_BUSY] += b
-            s.ce_busy[p] = max(c, self._now)
-            s.ce_state[p] = CE_IDLE
-            s.wake_ce(p)
+        if len(finished) == 1:
+            pe = finished[0]
+            finished.clear()
+            s.prof[pe._p, PR_TASK_BUSY] += pe._cursor - pe._seg_start
+            s.ce_busy[pe._p] = max(pe._cursor, self._now)
+            s.ce_state[pe._p] = CE_IDLE
+            s.wake_ce(pe._p)
             return
-        ps = np.array(self._fin_p, np.int64)
-        cs = np.array(self._fin_c, np.int64)
-        np.add.at(s.prof[:, PR_TASK_BUSY], ps, np.array(self._fin_busy, np.int64))
-        self._clear_finished()
+        n = len(finished)
+        ps = np.fromiter([pe._p for pe in finished], np.int64, n)
+        cs = np.fromiter([pe._cursor for pe in finished], np.int64, n)
+        starts = np.fromiter([pe._seg_start for pe in finished], np.int64, n)
+        # Cleared in place, never rebound: a task resumed in an older loop frame records its
+        # finish through that frame's reference to this list.
+        finished.clear()
+        np.add.at(s.prof[:, PR_TASK_BUSY], ps, cs - starts)
         s.ce_busy[ps] = np.maximum(cs, self._now)
         s.ce_state[ps] = CE_IDLE
         s.wake_ces(ps)
-
-    def _clear_finished(self) -> None:
-        # Cleared in place, never rebound: a task resumed in an older loop frame records its
-        # finish through that frame's references to these lists.
-        self._fin_p.clear()
-        self._fin_c.clear()
-        self._fin_busy.clear()
 
     def park_current_task(self, p: int) -> None:
         """Called by a synchronous fabric op: suspend the running task until its op completes."""
