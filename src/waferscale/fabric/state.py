@@ -117,7 +117,8 @@ class FabricState:
         self.filt_mask = flags["filt_mask"]  # colors with a filter on the ramp to the CE
         self.filt = self._per_color('zeros', (N_FILT_FIELDS,), np.int64)
 
-        router = self._queue_records(caps.router, with_from=True)
+        queues = self._queue_records(caps)
+        router = queues["r"]
         self.r_data = router["data"]
         self.r_ctrl = router["ctrl"]
         self.r_ready = router["ready"]
@@ -127,7 +128,7 @@ class FabricState:
         self.r_mask = flags["r_mask"]
         self.rr = flags["rr"]
 
-        iq = self._queue_records(caps.input_queue, with_from=False)
+        iq = queues["i"]
         self.i_data = iq["data"]
         self.i_ctrl = iq["ctrl"]
         self.i_ready = iq["ready"]
@@ -138,7 +139,7 @@ class FabricState:
         self.i_nctrl = flags["i_nctrl"]  # control wavelets waiting in a PE's input queues
         self.ctrl_data = z((n, TASK_IDS), np.int64)  # 16-bit data for control tasks
 
-        oq = self._queue_records(caps.output_queue, with_from=False)
+        oq = queues["o"]
         self.o_data = oq["data"]
         self.o_ctrl = oq["ctrl"]
         self.o_ready = oq["ready"]
@@ -215,48 +216,62 @@ class FabricState:
         order = (1, 0, *range(2, 2 + len(extra)))
         return storage.transpose(order)
 
+    def _allocate(self, dt: np.dtype, shape: tuple[int, ...]) -> np.ndarray:
+        """Zeroed records of ``dt`` in a 64-byte-aligned buffer (its pages stay unmapped until
+        touched)."""
+        nbytes = int(np.prod(shape)) * dt.itemsize
+        raw = np.zeros(nbytes + 64, np.uint8)
+        off = (-raw.ctypes.data) % 64
+        return raw[off : off + nbytes].view(dt).reshape(shape)
+
+    def _python_view(self, kernel_view: np.ndarray) -> np.ndarray:
+        """The (PE, color, ...) view of a color-major field, remembered for ``kernel_args``."""
+        view = kernel_view.transpose((1, 0, *range(2, kernel_view.ndim)))
+        self._kernel_views[id(view)] = (view, kernel_view)
+        return view
+
     def _records(self, fields: list, *, per_color: bool) -> dict[str, np.ndarray]:
-        """Allocate records of ``fields`` - one per (color, PE), color-major, or one per PE -
-        in a 64-byte-aligned buffer, and return a view per field: (PE, color, ...) for Python,
-        the color-major view for the kernel (``kernel_args``). Fields used together share a
-        cache line: on large grids the cycle loop is bound by cache misses, one per array
-        touched when each lived in an array of its own."""
+        """Records of ``fields`` - one per (color, PE), color-major, or one per PE - and a
+        view per field: (PE, color, ...) for Python, color-major for the kernel
+        (``kernel_args``). Fields used together share a cache line: on large grids the cycle
+        loop is bound by cache misses, one per array touched when each lived apart."""
         dt = np.dtype(fields, align=True)
         shape = (self.colors, self.pe_count) if per_color else (self.pe_count,)
-        nbytes = int(np.prod(shape)) * dt.itemsize
-        raw = np.zeros(nbytes + 64, np.uint8)  # pages stay unmapped until touched
-        off = (-raw.ctypes.data) % 64
-        storage = raw[off : off + nbytes].view(dt).reshape(shape)
-        views = {}
-        for name in dt.names:
-            kernel_view = storage[name]
-            if per_color:
-                order = (1, 0, *range(2, kernel_view.ndim))
-                view = kernel_view.transpose(order)
-                self._kernel_views[id(view)] = (view, kernel_view)
-            else:
-                view = kernel_view
-            views[name] = view
-        return views
+        storage = self._allocate(dt, shape)
+        return {
+            name: self._python_view(storage[name]) if per_color else storage[name]
+            for name in dt.names
+        }
 
-    def _queue_records(self, cap: int, *, with_from: bool) -> dict[str, np.ndarray]:
-        """A FIFO of ``cap`` wavelets per (color, PE): head, count and the slots, each slot's
-        ready time, payload, control bit (and arrival port) side by side."""
-        slot = [("ready", np.int64), ("data", np.uint32), ("ctrl", np.uint8)]
-        if with_from:
-            slot.append(("from", np.uint8))
-        slot_dt = np.dtype(slot, align=True)
-        views = self._records(
-            [("head", np.int16, ()), ("count", np.int16, ()), ("wait", np.int32, ()),
-             ("slots", slot_dt, (cap,))],
-            per_color=True,
-        )
-        slots = views.pop("slots")
-        _, kernel_slots = self._kernel_views[id(slots)]
-        for name in slot_dt.names:
-            view = slots[name]
-            self._kernel_views[id(view)] = (view, kernel_slots[name])
-            views[name] = view
+    def _queue_records(self, caps: Capacities) -> dict[str, dict[str, np.ndarray]]:
+        """The three FIFOs of each (color, PE) in one record, in the order wavelets move
+        through them: the CE's output queue ("o"), the router buffer ("r"), the CE's input
+        queue ("i"). Each: head, count, waiting op, then per slot its ready time, payload,
+        control bit (and, in the router, arrival port) side by side."""
+
+        def fifo(cap: int, with_from: bool) -> np.dtype:
+            slot = [("ready", np.int64), ("data", np.uint32), ("ctrl", np.uint8)]
+            if with_from:
+                slot.append(("from", np.uint8))
+            return np.dtype(
+                [("head", np.int16), ("count", np.int16), ("wait", np.int32),
+                 ("slots", np.dtype(slot, align=True), (cap,))],
+                align=True,
+            )  # fmt: skip
+
+        dt = np.dtype(
+            [("o", fifo(caps.output_queue, False)), ("r", fifo(caps.router, True)),
+             ("i", fifo(caps.input_queue, False))],
+            align=True,
+        )  # fmt: skip
+        storage = self._allocate(dt, (self.colors, self.pe_count))
+        views: dict[str, dict[str, np.ndarray]] = {}
+        for q in dt.names:
+            part = storage[q]
+            fields = {f: self._python_view(part[f]) for f in ("head", "count", "wait")}
+            slot_names = part.dtype["slots"].base.names
+            fields.update({f: self._python_view(part["slots"][f]) for f in slot_names})
+            views[q] = fields
         return views
 
     # -- helpers used by the driver ---------------------------------------------------------
