@@ -13,11 +13,14 @@ turn, as the collectives run it).
 True
 >>> model.best_reduce(64, 4096, wse2, algorithms=model.FIXED_ALGORITHMS).algorithm
 'chain'
+>>> model.two_phase_schedule(64, 256, wse2)  # as it runs; the paper's formula: 588.1
+634.0
 
 Sources: Gianinazzi et al., "The spatial computer" (arXiv 2205.04934); Luczynski et al.,
 "Near-Optimal Wafer-Scale Reduce" (HPDC 2024, arXiv 2404.15888). See docs/model.md.
 """
 
+from waferscale.model import schedule
 from waferscale.model._checks import ModelError, PatternError
 from waferscale.model.bounds import (
     ReductionTree,
@@ -36,6 +39,13 @@ from waferscale.model.pattern import (
     star_parents,
     tree_reduce_pattern,
     two_phase_parents,
+)
+from waferscale.model.schedule import (
+    ScheduledTree,
+    line_tree_schedule,
+    schedule_optimal_tree,
+    star_schedule,
+    two_phase_schedule,
 )
 from waferscale.model.select import (
     ALGORITHMS,
@@ -68,6 +78,7 @@ __all__ = [
     "PatternError",
     "Prediction",
     "ReductionTree",
+    "ScheduledTree",
     "SpatialQuantities",
     "Transfer",
     "autogen_tree",
@@ -79,6 +90,7 @@ __all__ = [
     "chain_reduce",
     "flood_broadcast_1d",
     "flood_broadcast_pattern",
+    "line_tree_schedule",
     "lower_bound_cycles",
     "min_tree_energy",
     "predict",
@@ -89,9 +101,13 @@ __all__ = [
     "reduce_tree",
     "ring_allreduce",
     "ring_allreduce_pattern",
+    "schedule",
+    "schedule_optimal_tree",
     "spatial_quantities",
     "star_parents",
     "star_reduce",
+    "star_schedule",
     "tree_reduce_pattern",
     "two_phase_parents",
+    "two_phase_schedule",
 ]
