@@ -360,8 +360,9 @@ SPECS: list[Spec] = [
           2: "west (even)", 3: "west (odd)", 4: "y-line all-to-all south (even)",
           5: "south (odd)", 6: "north (even)", 7: "north (odd)"},
          _fft_role, _fft_label, covers=("fft-1d", "fft-2d", "fft-3d"),
-         notes=("fft-3d on 4x4 PEs, 4^3 points; fft-2d runs the x-line exchange of one row; "
-                "fft-1d: every PE its own vector, no route",)),
+         notes=("fft-3d on 4x4 PEs, 4^3 points; fft-2d (W x H PEs) runs the same column, then "
+                "row all-to-alls, without the middle FFT; fft-1d: every PE its own vector, "
+                "no route",)),
     Spec("cholesky", "cholesky", (4, 4), (16,),
          {0: "R: L_ik east along row i (switches: receive, then send)",
           1: "C: L_kk / L_jk down column k"},

@@ -21,15 +21,17 @@ arrive last, its partial sum leaves last):
 
     T = scatter(W, nb) + broadcast(H, nb) + v(mb) + nb v(mb) + reduce(W, mb) + gather(H, mb)
 
-with each collective's own model (``Collective.model_cycles``: the near-optimal-reduce paper's
-CS-2 timing model, e.g. chain ``B + (2 ramp + 2)(P - 1)``). FLOPs ``2 M N + M``; bytes ``4 (M N
-+ N + 2 M)``.
+with each collective's own cost model (``Collective.model_cycles``: the schedule of its
+algorithm as it runs on the fabric, docs/collectives.md; e.g. the chain ``B + (2 ramp + hop +
+1)(P - 1)``, the flood ``B + hop (P - 1) + 2 ramp + 1``, a stream scatter or gather a Star of its
+block size). FLOPs ``2 M N + M``; bytes ``4 (M N + N + 2 M)``.
 
 ``gemv-best-collective`` (default 8x2). The ``gemv`` kernel's mapping - x copied into row 0 and
 flooded down the columns (``_patterns.column_flood_routes``), nb fmacs per PE - with the row
 reduction chosen by ``waferscale.collectives.best("reduce", (W, 1), mb)``: the algorithm
-(star, chain, tree, two-phase or Auto-Gen) with the least model time for W PEs and mb words
-(ties within 5 % go to the simplest). The result lands in column 0.
+(star, chain, tree, two-phase, Auto-Gen or the paper's Auto-Gen tree) with the least
+``model_cycles`` (its schedule) for W PEs and mb words (ties within 5 % go to the simplest; the
+tree for the default 8 PEs and 4 words). The result lands in column 0.
 
     T = x_in + v(mb) + nb v(mb) + reduce_best(W, mb)
 
@@ -181,22 +183,6 @@ def build_layout_2d(arch, W, H, mb, nb):
     return lay, plan
 
 
-def _collective_cycles(coll) -> float:
-    """``coll.model_cycles()``; a column flood longer than the rectangle is wide is refused by
-    the row-only closed form it uses (``model.flood_broadcast_1d`` checks P against the columns),
-    so that one is evaluated here with the same formula, ``B + hop (P - 1) + 2 ramp + 1``."""
-    from ..model import ModelError
-
-    try:
-        return coll.model_cycles()
-    except ModelError:
-        if coll.op != "broadcast" or coll.shape[0] != 1:
-            raise
-        t = coll.arch.timing
-        P = coll.shape[1]
-        return float(coll.words + t.hop_latency_cycles * (P - 1) + 2 * t.ramp_latency_cycles + 1)
-
-
 def _gemv_inputs(M, N, seed):
     rng = np.random.default_rng(seed)
     A = rng.uniform(-1, 1, (M, N)).astype(np.float32)
@@ -254,7 +240,7 @@ class Gemv2dCollectives(_GemvBase):
         W, H = grid
         mb, nb = blocks(size["M"], size["N"], W, H)
         plan = plan_2d(arch, W, H, mb, nb)
-        comm = sum(_collective_cycles(c) for c in plan.values() if c is not None)
+        comm = sum(c.model_cycles() for c in plan.values() if c is not None)
         return int(round(comm)) + (1 + nb) * vector_cycles(arch, mb)
 
     def simulate(self, arch, grid, size, seed):
