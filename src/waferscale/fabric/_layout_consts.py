@@ -2,6 +2,11 @@
 
 Kept in one module so the numba kernel (which needs plain module-level ints) and the Python side
 can never disagree about a port number or a field index.
+
+Changing a value here: numba freezes these ints into the compiled code and its disk cache is
+keyed on the source of the module that defines each function, not on this one: delete
+``fabric/__pycache__/*.nbi`` and ``*.nbc`` so the kernel compiles again (touching the modules
+was not enough in a test). A fresh checkout has no cache.
 """
 
 from __future__ import annotations
@@ -21,25 +26,26 @@ from ..program.ports import (  # noqa: F401  (re-exported for the kernel)
 # DSD operand kinds as stored in the op pool.
 K_NONE, K_MEM, K_FABIN, K_FABOUT, K_FIFO, K_SCALAR = 0, 1, 2, 3, 4, 5
 
-# Op pool columns (ops[i, F_*]).
+# Op pool columns (ops[i, F_*]). Ordered by use, eight to a 64-byte line: what every visit of a
+# streaming op reads first, then its sources, then its destination and completion.
 F_PE = 0  # PE index
-F_SLOT = 1  # thread slot: 0..microthreads-1 async, microthreads = the CE's main thread
-F_CODE = 2  # ElemOp code
+F_START = 1  # first cycle the op may make progress
+F_DONE = 2  # elements processed so far
 F_LEN = 3  # elements to process
-F_DONE = 4  # elements processed so far
-F_START = 5  # first cycle the op may make progress
-F_DK, F_DA, F_DS, F_DW = 6, 7, 8, 9  # destination: kind, address/color/fifo, stride (bytes), width
-F_AK, F_AA, F_AS, F_AW = 10, 11, 12, 13  # source 0
-F_BK, F_BA, F_BS, F_BW = 14, 15, 16, 17  # source 1
-F_SCALAR = 18  # raw 32-bit scalar operand (third operand of fmac)
-F_ON_DONE = 19  # ON_* below
-F_TASK = 20  # task id activated / unblocked on completion
-F_WAITING = 21  # 1 while parked on a queue/fifo wait list
-F_ISSUED = 22  # cycle the op was issued (for stall reports)
-F_FUSED = 23  # 1: fused multiply-add
-F_CTRL = 24  # 1: the op's fabric output wavelets carry the control bit
-F_TAIL = 25  # 1 + payload of a control wavelet sent after the data (0: none)
-N_OP_FIELDS = 26
+F_TAIL = 4  # 1 + payload of a control wavelet sent after the data (0: none)
+F_CODE = 5  # ElemOp code
+F_FUSED = 6  # 1: fused multiply-add
+F_CTRL = 7  # 1: the op's fabric output wavelets carry the control bit
+F_AK, F_AA, F_AS, F_AW = 8, 9, 10, 11  # source 0: kind, address/color/fifo, stride (bytes), width
+F_BK, F_BA, F_BS, F_BW = 12, 13, 14, 15  # source 1
+F_DK, F_DA, F_DS, F_DW = 16, 17, 18, 19  # destination
+F_SCALAR = 20  # raw 32-bit scalar operand (third operand of fmac)
+F_SLOT = 21  # thread slot: 0..microthreads-1 async, microthreads = the CE's main thread
+F_ON_DONE = 22  # ON_* below
+F_TASK = 23  # task id activated / unblocked on completion
+F_WAITING = 24  # 1 while parked on a queue/fifo wait list
+F_ISSUED = 25  # cycle the op was issued (for stall reports)
+N_OP_FIELDS = 32  # rows padded to four whole cache lines
 
 ON_NONE, ON_ACTIVATE, ON_UNBLOCK, ON_RESUME = 0, 1, 2, 3
 

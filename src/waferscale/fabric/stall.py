@@ -16,6 +16,7 @@ from ._layout_consts import (
     F_AK,
     F_BA,
     F_BK,
+    F_CODE,
     F_DA,
     F_DK,
     F_DONE,
@@ -101,7 +102,7 @@ def _xy(engine, p: int) -> tuple[int, int]:
 
 def _op_summary(engine, o: int) -> str:
     ops = engine.state.ops
-    name = ELEM_INFO[int(ops[o, 2])].op.name.lower()
+    name = ELEM_INFO[int(ops[o, F_CODE])].op.name.lower()
     return (
         f"{name} issued at cycle {int(ops[o, F_ISSUED])}, {int(ops[o, F_DONE])}/"
         f"{int(ops[o, F_LEN])} elements done"

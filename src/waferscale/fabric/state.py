@@ -157,7 +157,7 @@ class FabricState:
         self.ce_state = flags["ce_state"]
         self.ce_busy = flags["ce_busy"]
 
-        self.ops = z((1024, N_OP_FIELDS), np.int64)
+        self.ops = self._allocate(np.dtype(np.int64), (1024, N_OP_FIELDS))
         self.slot_op = np.full((n, self.slots), -1, np.int64)
         self.op_free = np.arange(1023, -1, -1, dtype=np.int64)
         self.op_free_n = np.array([1024], np.int64)
@@ -390,7 +390,7 @@ class FabricState:
     def _grow_ops(self) -> None:
         old = self.ops.shape[0]
         new = old * 2
-        ops = np.zeros((new, N_OP_FIELDS), np.int64)
+        ops = self._allocate(np.dtype(np.int64), (new, N_OP_FIELDS))
         ops[:old] = self.ops
         self.ops = ops
         free = np.zeros(new, np.int64)
