@@ -574,10 +574,11 @@ class Engine:
         # Cleared in place, never rebound: a task resumed in an older loop frame records its
         # finish through that frame's reference to this list.
         finished.clear()
-        np.add.at(s.prof[:, PR_TASK_BUSY], ps, cs - starts)
+        # a PE runs one task at a time: each appears once, so plain fancy indexing adds right
+        s.prof[ps, PR_TASK_BUSY] += cs - starts
         s.ce_busy[ps] = np.maximum(cs, self._now)
         s.ce_state[ps] = CE_IDLE
-        s.wake_ces(ps)
+        s.wake_ces(ps, distinct=True)
 
     def park_current_task(self, p: int) -> None:
         """Called by a synchronous fabric op: suspend the running task until its op completes."""

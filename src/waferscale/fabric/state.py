@@ -416,12 +416,15 @@ class FabricState:
             self.act_c[self.act_c_n[0]] = p
             self.act_c_n[0] += 1
 
-    def wake_ces(self, pes: np.ndarray) -> None:
-        """Vectorised :meth:`wake_ce` for many PEs."""
+    def wake_ces(self, pes: np.ndarray, *, distinct: bool = False) -> None:
+        """Vectorised :meth:`wake_ce` for many PEs (``distinct``: no PE twice in ``pes``,
+        which spares a sort)."""
         if len(pes) == 1:
             self.wake_ce(int(pes[0]))
             return
-        new = np.unique(pes[self.in_c[pes] == 0])
+        new = pes[self.in_c[pes] == 0]
+        if not distinct:
+            new = np.unique(new)
         self.in_c[new] = 1
         n0 = int(self.act_c_n[0])
         self.act_c[n0 : n0 + len(new)] = new
