@@ -89,7 +89,16 @@ class PrintRecord:
 class Engine:
     """A cycle-level simulation of one compiled layout."""
 
+    # PE handles made since the last full garbage collection. Engines and their handles form
+    # reference cycles, and Engine.run pauses the cyclic collector, so a large engine dropped
+    # by its user can outlive the start of the next run; a new engine collects it first.
+    _handles_made = 0
+    _COLLECT_AFTER_HANDLES = 100_000
+
     def __init__(self, compiled: CompiledLayout, *, work_max: int | None = None):
+        if Engine._handles_made > Engine._COLLECT_AFTER_HANDLES and gc.isenabled():
+            gc.collect()
+            Engine._handles_made = 0
         self.compiled = compiled
         lay = compiled.layout
         self.arch = compiled.arch
@@ -299,6 +308,7 @@ class Engine:
 
             h = PE(self, p)
             self._pe_cache[p] = h
+            Engine._handles_made += 1
         return h
 
     # -- host-side controls ------------------------------------------------------------------
