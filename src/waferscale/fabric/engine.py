@@ -60,7 +60,7 @@ _STALE = object()
 _PARKED = object()
 _RESPAWN = object()
 
-# How a task's argument is made from the wavelet or control data (see Engine._task_entry).
+# How a task's argument is made from the wavelet or control data (see _arg_kind).
 _ARG_NONE, _ARG_U32, _ARG_F32, _ARG_CTRL, _ARG_OTHER = range(5)
 
 
@@ -142,7 +142,7 @@ class Engine:
         self._rpc_name: dict[int, str] = {}
         self._pe_cache: dict[int, Any] = {}
         self._known_ops: dict[int, dict[tuple, tuple]] = {}  # by id(code), see PE._op
-        self._task_entries: dict[int, tuple[Any, Callable[..., Any], int]] = {}
+        self._task_tables: dict[int, dict[int, tuple[Callable[..., Any], int]]] = {}
         self.prints: list[PrintRecord] = []
         self._parked: dict[int, greenlet.greenlet] = {}
         self._loop_greenlet: greenlet.greenlet | None = None
@@ -447,13 +447,13 @@ class Engine:
         Returns a loop exit code, or None when the batch is done.
 
         Plain task starts (no breakpoints, no trace, not an RPC) take an inlined path with the
-        (PE, function, argument kind) looked up once per (PE, task id): this loop is where the
+        (function, argument kind) from the program's task table: this loop is where the
         ``tasks`` benchmark spends its time."""
         work = self._work
         work_f32 = self._work_f32
         n = len(work)
         my_loop = self._loop_greenlet
-        entries = self._task_entries
+        handles = self._pe_cache
         finished = self._finished
         start = self._now - 1
         cursor = start + self._task_startup
@@ -464,26 +464,24 @@ class Engine:
             i += 1
             self._work_i = i
             p = item[1]
+            pe = handles.get(p)
+            if pe is None:
+                pe = self.pe(p)
             if item[0] == W_RESUME:
                 g = self._parked.pop(p)
-                pe = self.pe(p)
                 pe._cursor = self._now
                 pe._seg_start = self._now
                 g.switch()
             else:
                 tid = item[2]
-                entry = entries.get((p << 6) | tid) if plain else None
-                if entry is None:
-                    if plain and tid != RPC_TASK_ID:
-                        entry = entries[(p << 6) | tid] = self._task_entry(p, tid)
-                    else:
-                        if self._task_breaks and self._hits_break(p, tid):
-                            self._work_i = i - 1  # the task runs when the run continues
-                            return "break"
-                        self._run_task(p, tid, item[3], work_f32[i - 1])
-                        entry = None
-                if entry is not None:
-                    pe, fn, arg_kind = entry
+                entry = pe._tasks.get(tid) if plain else None
+                if entry is None:  # an RPC, a breakpoint or a trace: the general path
+                    if self._task_breaks and self._hits_break(p, tid):
+                        self._work_i = i - 1  # the task runs when the run continues
+                        return "break"
+                    self._run_task(p, tid, item[3], work_f32[i - 1])
+                else:
+                    fn, arg_kind = entry
                     pe._cursor = cursor
                     pe._seg_start = start
                     try:
@@ -507,18 +505,16 @@ class Engine:
                 return _STALE
         return None
 
-    def _task_entry(self, p: int, tid: int) -> tuple[Any, Callable[..., Any], int]:
-        pe = self._pe_cache.get(p) or self.pe(p)
-        decl = pe._code.tasks[tid]
-        if decl.kind != "data":
-            kind = _ARG_CTRL if decl.takes_data else _ARG_NONE
-        elif decl.dtype is F32_TYPE:
-            kind = _ARG_F32
-        elif decl.dtype is U32_TYPE:
-            kind = _ARG_U32
-        else:
-            kind = _ARG_OTHER
-        return pe, decl.fn, kind
+    def task_table_of(self, code: Code) -> dict[int, tuple[Callable[..., Any], int]]:
+        """Task id -> (function, how its argument is made) for the PEs running ``code``."""
+        table = self._task_tables.get(id(code))
+        if table is None:
+            table = self._task_tables[id(code)] = {
+                tid: (decl.fn, _arg_kind(decl))
+                for tid, decl in code.tasks.items()
+                if tid != RPC_TASK_ID  # host-launched functions go the general path
+            }
+        return table
 
     def _task_failed(self, exc: BaseException, pe: Any, tid: int, fn: Callable[..., Any]) -> None:
         """Re-raise what a task raised: engine errors as they are, anything else as a
@@ -542,8 +538,9 @@ class Engine:
             pe = self.pe(p)
             fn, call_args = self._rpc[p].pop(0)
         else:
-            pe, fn, arg_kind = self._task_entry(p, tid)
+            pe = self.pe(p)
             decl = pe._code.tasks[tid]
+            fn, arg_kind = decl.fn, _arg_kind(decl)
             if arg_kind == _ARG_NONE:
                 call_args = ()
             elif arg_kind == _ARG_CTRL:
@@ -702,6 +699,17 @@ def bits_to_f32(word: int) -> float:
 
 def bits_to_f16(half: int) -> float:
     return struct.unpack("<e", struct.pack("<H", half & 0xFFFF))[0]
+
+
+def _arg_kind(decl: TaskDecl) -> int:
+    """How a task's argument is made (``_ARG_*``)."""
+    if decl.kind != "data":
+        return _ARG_CTRL if decl.takes_data else _ARG_NONE
+    if decl.dtype is F32_TYPE:
+        return _ARG_F32
+    if decl.dtype is U32_TYPE:
+        return _ARG_U32
+    return _ARG_OTHER
 
 
 def _payload_args(decl: TaskDecl, payload: int) -> tuple:

@@ -88,7 +88,7 @@ class PE:
 
     __slots__ = (
         "_engine", "_p", "x", "y", "_code", "_cursor", "_seg_start", "_views", "_known_ops",
-        "_base", "_fifo_first",
+        "_base", "_fifo_first", "_tasks",
     )  # fmt: skip
 
     def __init__(self, engine, p: int):
@@ -105,6 +105,7 @@ class PE:
         self._known_ops: dict[tuple, tuple] = engine.known_ops_of(self._code)
         self._base = int(engine.mem_base[p])  # byte address of this PE's memory in the arena
         self._fifo_first = int(engine.fifo_first[p])  # row of this PE's first FIFO
+        self._tasks = engine.task_table_of(self._code)  # task id -> (function, argument kind)
 
     def __repr__(self) -> str:
         return f"PE({self.x}, {self.y})"
