@@ -14,8 +14,8 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 
+from waferscale.demos.collectives import sync_chain_row
 from waferscale.fabric import Engine, StallError
-from waferscale.program import Layout, fabin_dsd, fabout_dsd, mem1d_dsd
 from waferscale.tools.profiler import profile
 from waferscale.tools.routecheck import check_routes, format_findings
 from waferscale.tools.targets import run_target
@@ -30,38 +30,6 @@ OUT = ROOT / "docs" / "figures"
 DPI = 100
 
 
-def chain_stage(c, *, B: int, cin: int | None, cout: int | None):
-    """One stage of a chain reduce with synchronous ops: receive, add its vector, send on."""
-    a = c.array("a", "f32", B, init=1.0)
-
-    def main(pe):
-        mem = mem1d_dsd(a)
-        if cin is None:
-            pe.fmovs(fabout_dsd(cout, B), mem)
-        elif cout is None:
-            pe.fadds(mem, fabin_dsd(cin, B), mem)
-        else:
-            pe.fadds(fabout_dsd(cout, B), fabin_dsd(cin, B), mem)
-
-    c.bind_local_task(main, 8)
-    c.activate(8)
-
-
-def chain(P: int, B: int, *, broken_at: int | None = None) -> Layout:
-    """A row of P PEs reducing toward the east; ``broken_at``: that PE forgets to accept its
-    input (a planted bug for the stall picture)."""
-    lay = Layout(P, 1, name=f"chain_{P}x{B}" + ("_broken" if broken_at is not None else ""))
-    for x in range(P):
-        cin = x % 2 ^ 1 if x else None
-        cout = x % 2 if x < P - 1 else None
-        lay.set_tile_code(x, 0, chain_stage, B=B, cin=cin, cout=cout)
-        if cout is not None:
-            lay.set_route(x, 0, cout, rx="RAMP", tx="EAST")
-        if cin is not None:
-            lay.set_route(x, 0, cin, rx="NORTH" if x == broken_at else "WEST", tx="RAMP")
-    return lay
-
-
 def save(fig, name: str) -> None:
     path = OUT / name
     fig.savefig(path, dpi=DPI, bbox_inches="tight")
@@ -73,7 +41,7 @@ def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
 
     # a chain reduce: the timeline's staircase of waits, the profile
-    eng = Engine(chain(8, 32).compile())
+    eng = Engine(sync_chain_row(8, 32).compile())
     trace = eng.start_trace()
     eng.run()
     trace = eng.stop_trace()
@@ -96,7 +64,7 @@ def main() -> None:
     print(f"wrote {path} ({path.stat().st_size // 1024} KB)")
 
     # a stall: PE (3, 0) accepts its input from the wrong side
-    broken = chain(6, 16, broken_at=3)
+    broken = sync_chain_row(6, 16, broken_at=3)
     print(format_findings(check_routes(broken)))
     eng = Engine(broken.compile())
     try:

@@ -12,10 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from waferscale.demos.collectives import sync_chain_row
 from waferscale.fabric import Engine, StallError
 from waferscale.fabric._layout_consts import EVENT_NAMES
 from waferscale.fabric.trace import Trace
-from waferscale.program import Layout, fabin_dsd, fabout_dsd, mem1d_dsd
+from waferscale.program import Layout, fabout_dsd, mem1d_dsd
 from waferscale.tools.debugger import Debugger
 from waferscale.tools.export import (
     chrome_trace,
@@ -31,38 +32,8 @@ C = 3
 MAX_PICTURE = 200_000  # bytes
 
 
-def chain_stage(c, *, B: int, cin: int | None, cout: int | None):
-    """One stage of a chain reduce with synchronous ops: receive, add, send on."""
-    a = c.array("a", "f32", B, init=1.0)
-
-    def main(pe):
-        mem = mem1d_dsd(a)
-        if cin is None:
-            pe.fmovs(fabout_dsd(cout, B), mem)
-        elif cout is None:
-            pe.fadds(mem, fabin_dsd(cin, B), mem)
-        else:
-            pe.fadds(fabout_dsd(cout, B), fabin_dsd(cin, B), mem)
-
-    c.bind_local_task(main, 8)
-    c.activate(8)
-
-
-def chain(P: int, B: int) -> Layout:
-    lay = Layout(P, 1, name=f"chain_{P}")
-    for x in range(P):
-        cin = x % 2 ^ 1 if x else None
-        cout = x % 2 if x < P - 1 else None
-        lay.set_tile_code(x, 0, chain_stage, B=B, cin=cin, cout=cout)
-        if cout is not None:
-            lay.set_route(x, 0, cout, rx="RAMP", tx="EAST")
-        if cin is not None:
-            lay.set_route(x, 0, cin, rx="WEST", tx="RAMP")
-    return lay
-
-
 def traced_chain(P: int = 4, B: int = 8):
-    eng = Engine(chain(P, B).compile())
+    eng = Engine(sync_chain_row(P, B).compile())
     eng.start_trace()
     eng.run()
     assert (eng.read_symbol(P - 1, 0, "a") == P).all()

@@ -59,6 +59,35 @@ def chain_program(c, *, B: int, row_in=None, row_out=None, col_in=None, col_out=
     c.activate(MAIN_TASK)
 
 
+def sync_chain_stage(c, *, B: int, cin: int | None, cout: int | None) -> None:
+    """One stage of a chain reduce with synchronous ops and no timers (the smallest program
+    whose traces and pictures show every kind of event): receive, add its vector of ones,
+    send on."""
+    a = c.array("a", "f32", B, init=1.0)
+
+    def main(pe):
+        chain_step(pe, "fadds", mem1d_dsd(a), B, cin, cout)
+
+    c.bind_local_task(main, MAIN_TASK)
+    c.activate(MAIN_TASK)
+
+
+def sync_chain_row(P: int, B: int, *, broken_at: int | None = None) -> Layout:
+    """A row of ``P`` PEs chain-reducing ``B`` words toward the east (``sync_chain_stage``);
+    ``broken_at``: that PE listens on the wrong port (a planted bug for stall pictures)."""
+    name = f"chain_{P}x{B}" + ("_broken" if broken_at is not None else "")
+    lay = Layout(P, 1, name=name)
+    for x in range(P):
+        cin = ROW_COLORS[(x - 1) % 2] if x else None
+        cout = ROW_COLORS[x % 2] if x < P - 1 else None
+        lay.set_tile_code(x, 0, sync_chain_stage, B=B, cin=cin, cout=cout)
+        if cout is not None:
+            lay.set_route(x, 0, cout, rx="RAMP", tx="EAST")
+        if cin is not None:
+            lay.set_route(x, 0, cin, rx="NORTH" if x == broken_at else "WEST", tx="RAMP")
+    return lay
+
+
 def chain_reference(data: np.ndarray) -> np.ndarray:
     """The chain's result in float32, in the order the PEs add: along each row from x = 0 (each
     PE computes incoming + own), then up the last column from the bottom. ``data``: (H, W, B)."""
