@@ -59,19 +59,28 @@ def gemv_program(
 
     def compute(pe):
         stamp(pe, ts, 0)
-        if x_role == "src":  # send the x segment down the column, overlapped with the compute
-            pe.fmovs(fabout_dsd(X_COLOR, nb), mem1d_dsd(x), async_=True, microthread=X_THREAD)
-        elif x_role == "dst":
-            pe.fmovs(mem1d_dsd(x), fabin_dsd(X_COLOR, nb))
-        pe.fmovs(ydsd, mem1d_dsd(b) if first else 0.0)
-        xv = pe[x].tolist()
-        for k in range(nb):
-            pe.fmacs(ydsd, ydsd, cols[k], xv[k])
-        chain_step(pe, "fadds", ydsd, mb, row_in, row_out)  # partial sums west to east
+        row_gemv(pe, x, cols, ydsd, mem1d_dsd(b) if first else 0.0, x_role, row_in, row_out)
         stamp(pe, ts, 1)
         pe.unblock_cmd_stream()
 
     c.export(compute)
+
+
+def row_gemv(pe, x, cols, ydsd, y0, x_role: str | None, row_in, row_out) -> None:
+    """One PE's share of the row-broadcast GEMV (also the first half of ``residual``): pass
+    its x segment down the column (row 0 sends it, overlapped with the compute; the others
+    receive it), ``y = y0 + A_blk x_blk`` column by column, then the row chain of partial sums
+    west to east."""
+    nb, mb = len(cols), ydsd.length
+    if x_role == "src":
+        pe.fmovs(fabout_dsd(X_COLOR, nb), mem1d_dsd(x), async_=True, microthread=X_THREAD)
+    elif x_role == "dst":
+        pe.fmovs(mem1d_dsd(x), fabin_dsd(X_COLOR, nb))
+    pe.fmovs(ydsd, y0)
+    xv = pe[x].tolist()
+    for k in range(nb):
+        pe.fmacs(ydsd, ydsd, cols[k], xv[k])
+    chain_step(pe, "fadds", ydsd, mb, row_in, row_out)
 
 
 def build_layout(arch, W: int, H: int, mb: int, nb: int) -> Layout:

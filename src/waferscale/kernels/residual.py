@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..program import Layout, fabin_dsd, fabout_dsd, mem1d_dsd
+from ..program import Layout, mem1d_dsd
 from ._base import (
     Kernel,
     Outcome,
@@ -44,11 +44,9 @@ from ._patterns import (
     column_flood_routes,
     row_chain_routes,
 )
+from .gemv import ROW_COLORS, X_COLOR, row_gemv
 
-X_COLOR = 2
-ROW_COLORS = (0, 1)
-COL_COLORS = (3, 4)
-X_THREAD = 1
+COL_COLORS = (3, 4)  # the max-chain down the last column; x and the row chain as in gemv
 
 
 def _pow2(n: int) -> int:
@@ -84,15 +82,7 @@ def residual_program(
 
     def compute(pe):
         stamp(pe, ts, 0)
-        if x_role == "src":
-            pe.fmovs(fabout_dsd(X_COLOR, nb), mem1d_dsd(x), async_=True, microthread=X_THREAD)
-        elif x_role == "dst":
-            pe.fmovs(mem1d_dsd(x), fabin_dsd(X_COLOR, nb))
-        pe.fmovs(ydsd, 0.0)
-        xv = pe[x].tolist()
-        for k in range(nb):
-            pe.fmacs(ydsd, ydsd, cols[k], xv[k])
-        chain_step(pe, "fadds", ydsd, mb, row_in, row_out)
+        row_gemv(pe, x, cols, ydsd, 0.0, x_role, row_in, row_out)
         if last:
             rd = mem1d_dsd(r, mb)
             pe.fsubs(rd, mem1d_dsd(b), ydsd)  # r = b - A x
