@@ -17,7 +17,7 @@ import numpy as np
 from waferscale.fabric import Engine
 from waferscale.program import Layout, fabin_dsd, fabout_dsd, mem1d_dsd
 
-from ..kernels._patterns import chain_step
+from ..kernels._patterns import chain_colors, chain_step, row_chain_routes
 from ._common import TS, Check, Workload, load_region, read_region, stamp
 
 MAIN_TASK = 8
@@ -78,8 +78,7 @@ def sync_chain_row(P: int, B: int, *, broken_at: int | None = None) -> Layout:
     name = f"chain_{P}x{B}" + ("_broken" if broken_at is not None else "")
     lay = Layout(P, 1, name=name)
     for x in range(P):
-        cin = ROW_COLORS[(x - 1) % 2] if x else None
-        cout = ROW_COLORS[x % 2] if x < P - 1 else None
+        cin, cout = chain_colors(x, P, ROW_COLORS)
         lay.set_tile_code(x, 0, sync_chain_stage, B=B, cin=cin, cout=cout)
         if cout is not None:
             lay.set_route(x, 0, cout, rx="RAMP", tx="EAST")
@@ -109,16 +108,11 @@ def chain_reduce_2d(
     t0 = time.perf_counter()
     lay = Layout(W, H, arch=arch, name=name or f"chain_reduce_{W}x{H}_B{B}")
     for x in range(W - 1):
-        row_in = ROW_COLORS[(x - 1) % 2] if x > 0 else None
-        row_out = ROW_COLORS[x % 2]
+        row_in, row_out = chain_colors(x, W, ROW_COLORS)
         lay.set_region_code(x, 0, 1, H, chain_program, B=B, row_in=row_in, row_out=row_out)
-        lay.set_region_route(x, 0, 1, H, row_out, rx="RAMP", tx="EAST")
-        if row_in is not None:
-            lay.set_region_route(x, 0, 1, H, row_in, rx="WEST", tx="RAMP")
+    row_chain_routes(lay, W, H, ROW_COLORS)
     x = W - 1
-    row_in = ROW_COLORS[(x - 1) % 2] if x > 0 else None
-    if row_in is not None:
-        lay.set_region_route(x, 0, 1, H, row_in, rx="WEST", tx="RAMP")
+    row_in, _ = chain_colors(x, W, ROW_COLORS)
     for y in range(H):
         col_out = COL_COLORS[y % 2] if y > 0 else None
         col_in = COL_COLORS[(y + 1) % 2] if y < H - 1 else None

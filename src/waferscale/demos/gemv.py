@@ -17,7 +17,7 @@ import numpy as np
 from waferscale.fabric import Engine
 from waferscale.program import Layout, fabin_dsd, fabout_dsd, mem1d_dsd
 
-from ..kernels._patterns import chain_step
+from ..kernels._patterns import chain_colors, chain_step, column_flood_routes, row_chain_routes
 from ._common import TS, Check, Workload, load_region, read_region, stamp
 from .collectives import COL_TASK, DONE_TASK, MAIN_TASK, ROW_COLORS
 
@@ -82,8 +82,7 @@ def gemv(M: int, N: int, W: int, H: int, *, arch: Any = "wse2", seed: int = 0) -
     t0 = time.perf_counter()
     lay = Layout(W, H, arch=arch, name=f"gemv_{M}x{N}_on_{W}x{H}")
     for i in range(W):
-        row_in = ROW_COLORS[(i - 1) % 2] if i > 0 else None
-        row_out = ROW_COLORS[i % 2] if i < W - 1 else None
+        row_in, row_out = chain_colors(i, W, ROW_COLORS)
         for role, y0, h in (("src", 0, 1), ("dst", 1, H - 1)):
             if h <= 0:
                 continue
@@ -99,15 +98,9 @@ def gemv(M: int, N: int, W: int, H: int, *, arch: Any = "wse2", seed: int = 0) -
                 row_in=row_in,
                 row_out=row_out,
             )
-        if row_out is not None:
-            lay.set_region_route(i, 0, 1, H, row_out, rx="RAMP", tx="EAST")
-        if row_in is not None:
-            lay.set_region_route(i, 0, 1, H, row_in, rx="WEST", tx="RAMP")
+    row_chain_routes(lay, W, H, ROW_COLORS)
     if H > 1:
-        lay.set_region_route(0, 0, W, 1, X_COLOR, rx="RAMP", tx="SOUTH")
-        if H > 2:
-            lay.set_region_route(0, 1, W, H - 2, X_COLOR, rx="NORTH", tx=["RAMP", "SOUTH"])
-        lay.set_region_route(0, H - 1, W, 1, X_COLOR, rx="NORTH", tx="RAMP")
+        column_flood_routes(lay, W, H, X_COLOR)
     compiled = lay.compile()
     build_s = time.perf_counter() - t0
 
