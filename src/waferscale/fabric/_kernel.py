@@ -270,6 +270,16 @@ def _list_add(lst, n, flag, p):
 
 
 @nb.njit(**_INLINE)
+def _pop(head, count, mask, c, p, cap):
+    """Take the head item off FIFO (``c``, ``p``) of a queue kind; clear the PE's mask bit for
+    ``c`` when it empties."""
+    head[c, p] = _wrap(head[c, p] + 1, cap)
+    count[c, p] -= 1
+    if count[c, p] == 0:
+        mask[p] &= ~(np.int64(1) << c)
+
+
+@nb.njit(**_INLINE)
 def _read_mem(mem32, mem16, addr, width):
     if width == 4:
         return np.uint32(mem32[addr >> 2])
@@ -551,10 +561,7 @@ def run_cycles(
             # commit: consume the inputs
             if ak == K_FABIN:
                 c = ops[o, F_AA]
-                i_head[c, p] = _wrap(i_head[c, p] + 1, icap)
-                i_count[c, p] -= 1
-                if i_count[c, p] == 0:
-                    i_mask[p] &= ~(np.int64(1) << c)
+                _pop(i_head, i_count, i_mask, c, p, icap)
             elif ak == K_FIFO:
                 f = ops[o, F_AA]
                 fifos[f, Q_HEAD] = _wrap(fifos[f, Q_HEAD] + 1, fifos[f, Q_CAP])
@@ -563,10 +570,7 @@ def run_cycles(
                 fifos[f, Q_WAIT_PUSH] = -1
             if bk == K_FABIN:
                 c = ops[o, F_BA]
-                i_head[c, p] = _wrap(i_head[c, p] + 1, icap)
-                i_count[c, p] -= 1
-                if i_count[c, p] == 0:
-                    i_mask[p] &= ~(np.int64(1) << c)
+                _pop(i_head, i_count, i_mask, c, p, icap)
             elif bk == K_FIFO:
                 f = ops[o, F_BA]
                 fifos[f, Q_HEAD] = _wrap(fifos[f, Q_HEAD] + 1, fifos[f, Q_CAP])
@@ -701,10 +705,7 @@ def run_cycles(
                                     trace, trace_n, trace_cfg, t, EV_DROP, p, c, RAMP, payload,
                                     ctrl,
                                 )  # fmt: skip
-                            r_head[c, p] = _wrap(h + 1, rcap)
-                            r_count[c, p] -= 1
-                            if r_count[c, p] == 0:
-                                r_mask[p] &= ~(np.int64(1) << c)
+                            _pop(r_head, r_count, r_mask, c, p, rcap)
                             if filtered:
                                 _filter_count(filt, p, c, ctrl)
                             if ctrl != 0:
@@ -742,10 +743,7 @@ def run_cycles(
                                 break
                     if not ok:
                         continue
-                    r_head[c, p] = _wrap(h + 1, rcap)
-                    r_count[c, p] -= 1
-                    if r_count[c, p] == 0:
-                        r_mask[p] &= ~(np.int64(1) << c)
+                    _pop(r_head, r_count, r_mask, c, p, rcap)
                     used |= tx
                     if first_grant < 0:
                         first_grant = c
@@ -843,10 +841,7 @@ def run_cycles(
                     r_from[c, p, idx] = RAMP
                     r_count[c, p] += 1
                     r_mask[p] |= np.int64(1) << c
-                    o_head[c, p] = _wrap(h + 1, ocap)
-                    o_count[c, p] -= 1
-                    if o_count[c, p] == 0:
-                        o_mask[p] &= ~(np.int64(1) << c)
+                    _pop(o_head, o_count, o_mask, c, p, ocap)
                     stats[S_RAMP_UP] += 1
                     link_out[p, 5] += 1
                     if tracing:
@@ -883,10 +878,7 @@ def run_cycles(
                 continue
             drn_data[drn[k, H_POS]] = o_data[c, p, h]
             drn[k, H_POS] += 1
-            o_head[c, p] = _wrap(h + 1, ocap)
-            o_count[c, p] -= 1
-            if o_count[c, p] == 0:
-                o_mask[p] &= ~(np.int64(1) << c)
+            _pop(o_head, o_count, o_mask, c, p, ocap)
             stats[S_HOST_OUT] += 1
             if tracing:
                 _trace_event(
@@ -929,10 +921,7 @@ def run_cycles(
                             # Its task still has an earlier activation to run: leave this one
                             # queued so each control wavelet starts one run with its own data.
                             break
-                        i_head[c, p] = _wrap(h + 1, icap)
-                        i_count[c, p] -= 1
-                        if i_count[c, p] == 0:
-                            i_mask[p] &= ~(np.int64(1) << c)
+                        _pop(i_head, i_count, i_mask, c, p, icap)
                         i_nctrl[p] -= 1
                         if ctid != CTRL_NO_TASK:
                             t_active[p] |= np.int64(1) << ctid
@@ -996,10 +985,7 @@ def run_cycles(
                         h = i_head[c, p]
                         payload = np.int64(i_data[c, p, h])
                         ctrl = i_ctrl[c, p, h]
-                        i_head[c, p] = _wrap(h + 1, icap)
-                        i_count[c, p] -= 1
-                        if i_count[c, p] == 0:
-                            i_mask[p] &= ~(np.int64(1) << c)
+                        _pop(i_head, i_count, i_mask, c, p, icap)
                         break
             n = work_n[0]
             work[n, 0] = W_TASK
