@@ -33,26 +33,12 @@ def _xy(pe: tuple[int, int], h: int) -> tuple[float, float]:
 
 
 def _path_arrow(ax, path, h, color, rad=0.0, lw=1.4):
-    pts = [_xy(p, h) for p in path]
-    if len(pts) == 2 or rad == 0.0:
-        ax.add_patch(
-            FancyArrowPatch(
-                pts[0],
-                pts[-1],
-                arrowstyle="-|>",
-                mutation_scale=9,
-                color=color,
-                lw=lw,
-                connectionstyle=f"arc3,rad={rad}",
-                shrinkA=6,
-                shrinkB=6,
-            )
-        )
-        return
+    """One arrow from the path's first PE to its last (``rad`` bends it)."""
+    start, end = _xy(path[0], h), _xy(path[-1], h)
     ax.add_patch(
         FancyArrowPatch(
-            pts[0],
-            pts[-1],
+            start,
+            end,
             arrowstyle="-|>",
             mutation_scale=9,
             color=color,
