@@ -105,30 +105,24 @@ def summa_program(c, *, i: int, j: int, W: int, H: int, S: int, mb: int, kb: int
         """Start the panel transfers of step s (re-routing this router if its role changed);
         returns the number of receives started."""
         pending = 0
-        if W > 1:
-            color = A_COLORS[s % 2]
-            r = line_role(i, s % W, W, "row")
-            if s >= 2 and r != line_role(i, (s - 2) % W, W, "row"):
+        panels = (  # A along the rows, then B down the columns
+            ("row", W, i, A_COLORS, A, mb * kb, SEND_A, RECV_A, abuf, A_DONE),
+            ("col", H, j, B_COLORS, B, kb * nb, SEND_B, RECV_B, bbuf, B_DONE),
+        )
+        for axis, n, pos, colors, own, size, sends, recv, bufs, done in panels:
+            if n == 1:
+                continue
+            color = colors[s % 2]
+            r = line_role(pos, s % n, n, axis)
+            if s >= 2 and r != line_role(pos, (s - 2) % n, n, axis):
                 pe.set_route(color, r[0], r[1])
-            if s % W == i:
-                src = mem1d_dsd(A, mb * kb, offset=(s // W) * mb * kb)
-                pe.fmovs(fabout_dsd(color, mb * kb), src, async_=True, microthread=SEND_A[s % 2])
+            if s % n == pos:
+                src = mem1d_dsd(own, size, offset=(s // n) * size)
+                pe.fmovs(fabout_dsd(color, size), src, async_=True, microthread=sends[s % 2])
             else:
                 pending += 1
-                pe.fmovs(mem1d_dsd(abuf[s % 2]), fabin_dsd(color, mb * kb), async_=True,
-                         microthread=RECV_A, activate=A_DONE)
-        if H > 1:
-            color = B_COLORS[s % 2]
-            r = line_role(j, s % H, H, "col")
-            if s >= 2 and r != line_role(j, (s - 2) % H, H, "col"):
-                pe.set_route(color, r[0], r[1])
-            if s % H == j:
-                src = mem1d_dsd(B, kb * nb, offset=(s // H) * kb * nb)
-                pe.fmovs(fabout_dsd(color, kb * nb), src, async_=True, microthread=SEND_B[s % 2])
-            else:
-                pending += 1
-                pe.fmovs(mem1d_dsd(bbuf[s % 2]), fabin_dsd(color, kb * nb), async_=True,
-                         microthread=RECV_B, activate=B_DONE)
+                pe.fmovs(mem1d_dsd(bufs[s % 2]), fabin_dsd(color, size), async_=True,
+                         microthread=recv, activate=done)
         return pending
 
     def multiply(pe, s):
