@@ -534,13 +534,12 @@ class Engine:
         """Start one task: the general path (RPCs, breakpoints, tracing) of ``_run_work``."""
         start = self._now - 1
         decl = None
+        pe = self.pe(p)
         if tid == RPC_TASK_ID:
-            pe = self.pe(p)
             fn, call_args = self._rpc[p].pop(0)
         else:
-            pe = self.pe(p)
             decl = pe._code.tasks[tid]
-            fn, arg_kind = decl.fn, _arg_kind(decl)
+            fn, arg_kind = pe._tasks[tid]
             if arg_kind == _ARG_NONE:
                 call_args = ()
             elif arg_kind == _ARG_CTRL:
