@@ -60,7 +60,7 @@ from ._layout_consts import (
     ON_RESUME,
     ON_UNBLOCK,
 )
-from ._memops import MP_SCALAR, memory_op_packed
+from ._memops import MP_SCALAR, memory_op_packed, pack_memory
 from ._numerics import ELEM_INFO, ElemOp
 from .engine import mask64
 
@@ -440,8 +440,7 @@ class PE:
                 _d, _a, _b, prm, cycles, scalar_type = known
                 if scalar_type is not None:
                     prm[MP_SCALAR] = self._scalar_bits(scalar, scalar_type)
-                s = self._engine.state
-                memory_op_packed(s.mem32, s.mem16, prm, self._base)
+                memory_op_packed(prm, self._base)
                 self._cursor += cycles
                 return
         stream_key = None
@@ -586,10 +585,11 @@ class PE:
         prm = np.array(
             [int(code), length, int(fused), scalar_bits, d_addr - base, d_stride, d_width,
              a[0], a[1] - base if a[0] == K_MEM else a[1], a[2], a[3],
-             b[0], b[1] - base if b[0] == K_MEM else b[1], b[2], b[3]],
+             b[0], b[1] - base if b[0] == K_MEM else b[1], b[2], b[3], 0, 0],
             np.int64,
         )  # fmt: skip
-        memory_op_packed(s.mem32, s.mem16, prm, base)
+        pack_memory(prm, s.mem32)
+        memory_op_packed(prm, base)
         return prm
 
     def _operand_fields(self, d, np_name, info_bits) -> tuple[int, int, int, int]:
