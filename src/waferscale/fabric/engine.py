@@ -147,7 +147,8 @@ class Engine:
         self._parked: dict[int, greenlet.greenlet] = {}
         self._loop_greenlet: greenlet.greenlet | None = None
         self._work: list[list[int]] = []
-        self._work_f32: list[float] = []
+        self._work_f32: list[float] | None = None
+        self._work_payloads = np.zeros(0, np.int64)
         self._work_i = 0
         # PE handles whose task finished since the last flush (a PE runs one task at a time,
         # so its handle still holds that task's end cycle and busy stretch at the flush)
@@ -435,7 +436,8 @@ class Engine:
             if code == EXIT_WORK:
                 work = s.work[: int(s.work_n[0])]
                 self._work = work.tolist()
-                self._work_f32 = work[:, 3].astype(np.uint32).view(np.float32).tolist()
+                self._work_payloads = work[:, 3].copy()
+                self._work_f32 = None  # made when a task of the batch takes an f32
                 self._work_i = 0
                 continue
             if code == EXIT_LIMIT:
@@ -450,7 +452,6 @@ class Engine:
         (function, argument kind) from the program's task table: this loop is where the
         ``tasks`` benchmark spends its time."""
         work = self._work
-        work_f32 = self._work_f32
         n = len(work)
         my_loop = self._loop_greenlet
         handles = self._pe_cache
@@ -479,7 +480,7 @@ class Engine:
                     if self._task_breaks and self._hits_break(p, tid):
                         self._work_i = i - 1  # the task runs when the run continues
                         return "break"
-                    self._run_task(p, tid, item[3], work_f32[i - 1])
+                    self._run_task(p, tid, item[3], self._payload_f32(i - 1))
                 else:
                     fn, arg_kind = entry
                     pe._cursor = cursor
@@ -488,7 +489,7 @@ class Engine:
                         if arg_kind == _ARG_U32:
                             fn(pe, item[3])
                         elif arg_kind == _ARG_F32:
-                            fn(pe, work_f32[i - 1])
+                            fn(pe, self._payload_f32(i - 1))
                         elif arg_kind == _ARG_NONE:
                             fn(pe)
                         elif arg_kind == _ARG_CTRL:
@@ -504,6 +505,13 @@ class Engine:
                 greenlet.getcurrent().parent = self._loop_greenlet
                 return _STALE
         return None
+
+    def _payload_f32(self, k: int) -> float:
+        """Item ``k``'s payload of the current work batch as an f32 (the batch is converted
+        once, on first use)."""
+        if self._work_f32 is None:
+            self._work_f32 = self._work_payloads.astype(np.uint32).view(np.float32).tolist()
+        return self._work_f32[k]
 
     def task_table_of(self, code: Code) -> dict[int, tuple[Callable[..., Any], int]]:
         """Task id -> (function, how its argument is made) for the PEs running ``code``."""

@@ -126,9 +126,32 @@ def mem1d_dsd(
     return d
 
 
+# Fabric DSDs are immutable values that tasks build again on every run (a chain step makes two
+# per call): the constructors hand out one shared object per argument list, which saves the
+# dataclass construction and lets the engine's op cache match them by identity.
+_INTERNED: dict[tuple, FabinDSD | FaboutDSD] = {}
+_INTERNED_MAX = 1 << 16
+
+
+def _interned(key: tuple, make) -> FabinDSD | FaboutDSD:
+    try:
+        d = _INTERNED.get(key)
+    except TypeError:  # an unhashable argument: build it (and let the constructor judge it)
+        return make()
+    if d is None:
+        d = make()
+        if len(_INTERNED) >= _INTERNED_MAX:
+            _INTERNED.clear()
+        _INTERNED[key] = d
+    return d
+
+
 def fabin_dsd(color: int, extent: int, dtype: DType | str = "f32", input_queue: int | None = None):
     """A fabric-input DSD reading ``extent`` wavelets of ``color``."""
-    return FabinDSD(int(color), int(extent), dtype_of(dtype), input_queue)
+    return _interned(
+        ("in", color, extent, dtype, input_queue),
+        lambda: FabinDSD(int(color), int(extent), dtype_of(dtype), input_queue),
+    )
 
 
 def fabout_dsd(
@@ -141,9 +164,13 @@ def fabout_dsd(
     advance_switch: bool = False,
 ):
     """A fabric-output DSD sending ``extent`` wavelets on ``color`` (see :class:`FaboutDSD`)."""
-    return FaboutDSD(
-        int(color), int(extent), dtype_of(dtype), output_queue, bool(control), bool(advance_switch)
-    )
+    return _interned(
+        ("out", color, extent, dtype, output_queue, control, advance_switch),
+        lambda: FaboutDSD(
+            int(color), int(extent), dtype_of(dtype), output_queue, bool(control),
+            bool(advance_switch),
+        ),
+    )  # fmt: skip
 
 
 def fifo_dsd(fifo: FifoDecl, length: int) -> FifoDSD:
