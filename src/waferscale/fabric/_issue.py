@@ -32,8 +32,8 @@ ISSUE_NO_FREE_SLOT = -3  # every async slot is busy
 
 @nb.njit(cache=True, nogil=True, boundscheck=False)
 def issue_op(
-    ops, template, p, slot, auto_slots, cursor, startup, mem_base, fifo_first, slot_op, op_free,
-    op_free_n, act_o, act_o_n, in_o,
+    template, p, slot, auto_slots, cursor, startup, mem_base, fifo_first,
+    ops, slot_op, op_free, op_free_n, act_o, act_o_n, in_o,
 ):  # fmt: skip
     """Start the op described by ``template`` on PE ``p`` at cycle ``cursor``: on ``slot``, or
     (``slot < 0``) on the first free of slots ``0 .. auto_slots - 1``. Returns the op's row, or

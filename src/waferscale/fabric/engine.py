@@ -141,6 +141,9 @@ class Engine:
         self._rpc: dict[int, list[tuple[Callable[..., Any], tuple]]] = {}
         self._rpc_name: dict[int, str] = {}
         self._pe_cache: dict[int, Any] = {}
+        from .pe import PE  # here: pe.py imports this module
+
+        self._pe_class = PE
         self._known_ops: dict[int, dict[tuple, tuple]] = {}  # by id(code), see PE._op
         self._task_tables: dict[int, dict[int, tuple[Callable[..., Any], int]]] = {}
         self.prints: list[PrintRecord] = []
@@ -305,10 +308,7 @@ class Engine:
     def pe(self, p: int):
         h = self._pe_cache.get(p)
         if h is None:
-            from .pe import PE
-
-            h = PE(self, p)
-            self._pe_cache[p] = h
+            h = self._pe_cache[p] = self._pe_class(self, p)
             Engine._handles_made += 1
         return h
 

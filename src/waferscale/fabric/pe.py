@@ -732,9 +732,8 @@ class PE:
         s = eng.state
         while True:
             o = issue_op(
-                s.ops, template, self._p, slot, eng.arch.pe.microthreads, self._cursor,
-                eng.op_startup_cycles, self._base, self._fifo_first, s.slot_op, s.op_free,
-                s.op_free_n, s.act_o, s.act_o_n, s.in_o,
+                template, self._p, slot, eng.arch.pe.microthreads, self._cursor,
+                eng.op_startup_cycles, self._base, self._fifo_first, *s.issue_arrays(),
             )  # fmt: skip
             if o != ISSUE_POOL_FULL:
                 break

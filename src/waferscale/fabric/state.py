@@ -281,6 +281,7 @@ class FabricState:
         # the cached kernel argument tuple.
         if isinstance(value, np.ndarray):
             object.__setattr__(self, "_args", None)
+            object.__setattr__(self, "_issue_args", None)
         object.__setattr__(self, name, value)
 
     def kernel_args(self) -> tuple:
@@ -289,6 +290,15 @@ class FabricState:
         if args is None:
             args = tuple(self._kernel_view(a) for a in self._kernel_arrays())
             object.__setattr__(self, "_args", args)
+        return args
+
+    def issue_arrays(self) -> tuple:
+        """The op pool's arrays in ``_issue.issue_op``'s argument order."""
+        args = self.__dict__.get("_issue_args")
+        if args is None:
+            args = (self.ops, self.slot_op, self.op_free, self.op_free_n, self.act_o,
+                    self.act_o_n, self.in_o)  # fmt: skip
+            object.__setattr__(self, "_issue_args", args)
         return args
 
     def _kernel_view(self, a: np.ndarray) -> np.ndarray:
