@@ -662,3 +662,19 @@ def test_elem_metadata():
     assert (N.ELEM_INFO[ElemOp.FS2H].src0_bits, N.ELEM_INFO[ElemOp.FS2H].dst_bits) == (32, 16)
     with pytest.raises(ValueError):
         N.ELEM_ARITY[0] = 5  # read-only tables
+
+
+@njit(cache=True)
+def _trailing_zeros_of(words):
+    out = np.empty(words.size, np.int64)
+    for i in range(words.size):
+        out[i] = N.trailing_zeros(words[i])
+    return out
+
+
+@settings(deadline=None)  # the first example compiles
+@given(st.lists(st.integers(-(2**63), 2**63 - 1).filter(lambda v: v != 0), min_size=1, max_size=50))
+def test_trailing_zeros_is_the_index_of_the_lowest_set_bit(values):
+    words = np.array(values + [1 << 62, -(2**63), 1], np.int64)
+    expected = [((v & -v).bit_length() - 1) for v in words.tolist()]
+    assert _trailing_zeros_of(words).tolist() == expected

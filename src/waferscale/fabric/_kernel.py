@@ -20,10 +20,6 @@ from __future__ import annotations
 
 import numba as nb
 import numpy as np
-from llvmlite import ir
-from numba import types
-from numba.core.errors import TypingError
-from numba.extending import intrinsic
 
 from ._layout_consts import (
     CE_IDLE,
@@ -125,7 +121,7 @@ from ._layout_consts import (
     W_RESUME,
     W_TASK,
 )
-from ._numerics import apply_elem
+from ._numerics import apply_elem, trailing_zeros
 
 NEVER = np.int64(1) << np.int64(62)
 
@@ -151,23 +147,10 @@ def _u(i):
     return nb.uint64(i)
 
 
-@intrinsic
-def _trailing_zeros(typingctx, x):
-    """Count of trailing zero bits of the int64 ``x`` (one ``tzcnt`` instruction)."""
-    if not isinstance(x, types.Integer):
-        raise TypingError(f"_trailing_zeros expects an integer, got {x}")
-
-    def codegen(context, builder, sig, args):
-        v = context.cast(builder, args[0], x, types.int64)
-        return builder.cttz(v, ir.Constant(ir.IntType(1), 0))
-
-    return types.int64(x), codegen
-
-
 @nb.njit(**_INLINE)
 def _ctz(low):
     """Index of the single set bit of ``low`` (a power of two)."""
-    return _trailing_zeros(low)
+    return trailing_zeros(low)
 
 
 @nb.njit(**_INLINE)

@@ -137,6 +137,19 @@ def bits_as_f32(typingctx, u):
 
 
 @intrinsic
+def trailing_zeros(typingctx, x):
+    """Count of trailing zero bits of an integer, as int64: one ``tzcnt`` (njit only)."""
+    if not isinstance(x, types.Integer):
+        raise TypingError(f"trailing_zeros expects an integer, got {x}")
+
+    def codegen(context, builder, sig, args):
+        v = context.cast(builder, args[0], x, types.int64)
+        return builder.cttz(v, ir.Constant(ir.IntType(1), 0))
+
+    return types.int64(x), codegen
+
+
+@intrinsic
 def f64_as_bits(typingctx, x):
     """float64 -> its IEEE bit pattern reinterpreted as int64 (njit only)."""
     if x != types.float64:
