@@ -79,3 +79,27 @@ def test_packed_memory_ops_need_the_engines_flat_word_array():
     words = np.zeros(8, np.uint32)
     pack_memory(prm, words)
     assert prm[-2:].tolist() == [words.ctypes.data, 8]
+
+
+def test_an_op_cache_stops_growing_when_operands_never_recur():
+    from waferscale.fabric.pe import MAX_KNOWN_OPS
+
+    calls = MAX_KNOWN_OPS + 300
+
+    def prog(c):
+        y = c.array("y", "f32", 4, export=True)
+        one = c.array("one", "f32", 4, init=1.0)
+
+        def main(pe):
+            for _ in range(calls):  # new DSD objects every call: identity keys never recur
+                pe.fadds(mem1d_dsd(y), mem1d_dsd(y), mem1d_dsd(one))
+
+        c.bind_local_task(main, 10)
+        c.activate(10)
+
+    lay = Layout(1, 1)
+    lay.set_tile_code(0, 0, prog)
+    eng = Engine(lay.compile())
+    eng.run()
+    assert eng.read_symbol(0, 0, "y").tolist() == [float(calls)] * 4
+    assert len(eng.known_ops_of(eng.code_at(0))) == MAX_KNOWN_OPS

@@ -73,6 +73,10 @@ _COUNTED_OPERANDS = (MemDSD, FifoDSD)
 _FABRIC_OPERANDS = (FabinDSD, FaboutDSD)
 _SCALAR_OPERANDS = (int, float, np.number)
 _CACHED_OPERANDS = frozenset({MemDSD, FabinDSD, FaboutDSD, type(None)})
+MAX_KNOWN_OPS = 4096
+"""Entries in one program's cache of checked ops. A program that builds new DSD objects for
+every op (identity keys that never recur) stops adding entries there; its ops take the
+checking path, with the same results."""
 
 _TYPED_MOVES = {"fmovs": "f32", "fmovh": "f16"}  # moves that check a float type
 _NP_OF = {"float16": "f16", "float32": "f32", "int16": "i16", "uint16": "u16", "int32": "i32",
@@ -451,11 +455,11 @@ class PE:
             and type(a) in _CACHED_OPERANDS
             and type(b) in _CACHED_OPERANDS
         ):
-            # A streaming op equal (by value) to one this program issued before: its checks
-            # and its row are known. Only DSD operands: numeric scalars compare equal across
-            # bit patterns (0.0 == -0.0), FIFO operands are checked by identity.
-            # First by identity (DSDs a task reuses, fabric DSDs interned by fabin_dsd /
-            # fabout_dsd): no DSD hashing; the entry holds the operands, so their ids stay theirs.
+            # A streaming op this program issued before: its checks and its row are known.
+            # First by the operands' identity (DSDs a task reuses, fabric DSDs interned by
+            # fabin_dsd / fabout_dsd): no DSD hashing; the entry holds the operands, so their
+            # ids stay theirs. Then by value. Only DSD operands: numeric scalars compare equal
+            # across bit patterns (0.0 == -0.0), FIFO operands are checked by identity.
             try:
                 same_key = ("same", name, id(dst), id(a), id(b), *opts.items())
                 known = self._known_ops.get(same_key)
@@ -470,7 +474,8 @@ class PE:
             except TypeError:
                 stream_key = known = None
             if known is not None:
-                self._known_ops[same_key] = (dst, a, b, known)
+                if len(self._known_ops) < MAX_KNOWN_OPS:
+                    self._known_ops[same_key] = (dst, a, b, known)
                 self._issue(*known)
                 return
         eng = self._engine
@@ -563,8 +568,10 @@ class PE:
                 self._delay_op(cycles, activate, unblock, microthread)
                 return
             self._cursor += cycles
-            if eng.trace is None and all(
-                type(d) is MemDSD or d is None for d in (dst, a, b)
+            if (
+                eng.trace is None
+                and len(self._known_ops) < MAX_KNOWN_OPS
+                and all(type(d) is MemDSD or d is None for d in (dst, a, b))
             ):
                 scalar_type = None if scalar is None else info.src1_dtype
                 self._known_ops[(name, id(dst), id(a), id(b))] = (
@@ -721,7 +728,7 @@ class PE:
         else:
             row[F_ON_DONE] = ON_RESUME
         template = np.array(row, np.int64)
-        if cache_key is not None:
+        if cache_key is not None and len(self._known_ops) < MAX_KNOWN_OPS:
             self._known_ops[cache_key] = (template, slot, async_)
         self._issue(template, slot, async_)
 
