@@ -27,7 +27,7 @@ def peak_rss_mb() -> float:
 
 def stamp(pe: Any, ts: Any, i: int) -> None:
     """Store the PE's cycle counter in ``ts[i]`` (the SDK examples' start/end timestamps)."""
-    pe[ts][i] = pe.timestamp() & 0xFFFFFFFF
+    pe.store_timestamp(ts, i)
 
 
 def sdk_cycles(engine: Engine) -> tuple[int, int, int]:

@@ -34,9 +34,12 @@ def _stage_cycles(arch) -> int:
     return 2 * t.ramp_latency_cycles + t.hop_latency_cycles + 1
 
 
-def chain_program(c, *, B: int, row_in=None, row_out=None, col_in=None, col_out=None) -> None:
+def chain_program(
+    c, *, B: int, row_in=None, row_out=None, col_in=None, col_out=None, static: bool = True
+) -> None:
     """A PE of a (2D) chain reduce: the row phase, then (last column only) the column phase.
-    Async ops chained by their completion tasks, the SDK's usual style: no task waits."""
+    Async ops chained by their completion tasks, the SDK's usual style: no task waits. The
+    tasks are static (``static=False``: plain Python tasks, the same cycles and results)."""
     a = c.array("a", "f32", B, export=True)
     ts = c.array(TS, "u32", 2, export=True)
     mem = mem1d_dsd(a, B)
@@ -53,9 +56,9 @@ def chain_program(c, *, B: int, row_in=None, row_out=None, col_in=None, col_out=
     def done(pe):
         stamp(pe, ts, 1)
 
-    c.bind_local_task(main, MAIN_TASK)
-    c.bind_local_task(col, COL_TASK)
-    c.bind_local_task(done, DONE_TASK)
+    c.bind_local_task(main, MAIN_TASK, static=static)
+    c.bind_local_task(col, COL_TASK, static=static)
+    c.bind_local_task(done, DONE_TASK, static=static)
     c.activate(MAIN_TASK)
 
 
@@ -101,7 +104,14 @@ def chain_reference(data: np.ndarray) -> np.ndarray:
 
 
 def chain_reduce_2d(
-    W: int, H: int, B: int, *, arch: Any = "wse2", seed: int = 0, name: str | None = None
+    W: int,
+    H: int,
+    B: int,
+    *,
+    arch: Any = "wse2",
+    seed: int = 0,
+    name: str | None = None,
+    static: bool = True,
 ) -> Workload:
     """f32 sum of a length-``B`` vector per PE over a ``W`` x ``H`` rectangle: a chain along every
     row toward the last column, then a chain up the last column to PE (W-1, 0)."""
@@ -109,14 +119,18 @@ def chain_reduce_2d(
     lay = Layout(W, H, arch=arch, name=name or f"chain_reduce_{W}x{H}_B{B}")
     for x in range(W - 1):
         row_in, row_out = chain_colors(x, W, ROW_COLORS)
-        lay.set_region_code(x, 0, 1, H, chain_program, B=B, row_in=row_in, row_out=row_out)
+        lay.set_region_code(
+            x, 0, 1, H, chain_program, B=B, row_in=row_in, row_out=row_out, static=static
+        )
     row_chain_routes(lay, W, H, ROW_COLORS)
     x = W - 1
     row_in, _ = chain_colors(x, W, ROW_COLORS)
     for y in range(H):
         col_out = COL_COLORS[y % 2] if y > 0 else None
         col_in = COL_COLORS[(y + 1) % 2] if y < H - 1 else None
-        lay.set_tile_code(x, y, chain_program, B=B, row_in=row_in, col_in=col_in, col_out=col_out)
+        lay.set_tile_code(
+            x, y, chain_program, B=B, row_in=row_in, col_in=col_in, col_out=col_out, static=static
+        )
         if col_out is not None:
             lay.set_route(x, y, col_out, rx="RAMP", tx="NORTH")
         if col_in is not None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+from ._issue import issue_op
 from ._layout_consts import (
     CE_IDLE,
     CE_RUNNING,
@@ -88,6 +89,7 @@ from ._layout_consts import (
     PR_ASYNC_WAIT,
     PR_OP_ELEMENTS,
     PR_SYNC_WAIT,
+    PR_TASK_BUSY,
     Q_BASE,
     Q_CAP,
     Q_COUNT,
@@ -121,6 +123,8 @@ from ._layout_consts import (
     W_RESUME,
     W_TASK,
 )
+from ._memaccess import _u, read_mem, write_mem
+from ._memops import memory_op_row
 from ._numerics import apply_elem, trailing_zeros
 
 NEVER = np.int64(1) << np.int64(62)
@@ -128,7 +132,16 @@ NEVER = np.int64(1) << np.int64(62)
 # params[] layout (filled by FabricState.params()).
 P_HOP, P_RAMP, P_RCAP, P_ICAP, P_OCAP, P_WATCHDOG, P_COLORS, P_WORK_MAX = 0, 1, 2, 3, 4, 5, 6, 7
 P_TURN = 8
-N_PARAMS = 9
+# static tasks replayed in the loop: on/off, and the costs the Python path would charge
+P_REPLAY, P_TASK_STARTUP, P_OP_STARTUP, P_AUTO_SLOTS, P_TS_BITS = 9, 10, 11, 12, 13
+N_PARAMS = 14
+
+# A static task's record (``FabricState.add_script``): at ``prog_script[program, task]`` the
+# number of actions and of streaming ops, then 4 words per action (kind and 3 arguments).
+(A_MEM, A_ISSUE, A_ACTIVATE, A_BLOCK, A_UNBLOCK, A_SPEND, A_STAMP32,
+ A_STAMP16X3) = range(1, 9)  # fmt: skip
+SCRIPT_HEADER = 2
+ACTION_WORDS = 4
 
 # clock[] layout.
 C_NOW, C_LAST_PROGRESS, C_STALL_SINCE = 0, 1, 2
@@ -139,12 +152,6 @@ N_HOST_FIELDS = 5
 
 _JIT = {"cache": True, "nogil": True, "boundscheck": False}
 _INLINE = {"cache": True, "nogil": True, "boundscheck": False, "forceinline": True}
-
-
-@nb.njit(**_INLINE)
-def _u(i):
-    """``i`` as an unsigned index: numba then skips its negative-index wraparound."""
-    return nb.uint64(i)
 
 
 @nb.njit(**_INLINE)
@@ -280,25 +287,77 @@ def _pop(head, count, mask, c, p, cap):
 
 
 @nb.njit(**_INLINE)
-def _read_mem(mem32, mem16, addr, width):
-    if width == 4:
-        return np.uint32(mem32[_u(addr >> 2)])
-    return np.uint32(mem16[_u(addr >> 1)])
-
-
-@nb.njit(**_INLINE)
-def _write_mem(mem32, mem16, addr, width, value):
-    if width == 4:
-        mem32[_u(addr >> 2)] = value
-    else:
-        mem16[_u(addr >> 1)] = np.uint16(value & 0xFFFF)
-
-
-@nb.njit(**_INLINE)
 def _wake_op(o, ops, act_o, act_o_n, in_o):
     if o >= 0 and ops[_u(o), F_WAITING] == 1:
         ops[_u(o), F_WAITING] = 0
         _list_add(act_o, act_o_n, in_o, o)
+
+
+@nb.njit(**_INLINE)
+def _can_replay(script, sc, p, slot_op, op_free_n, auto_slots):
+    """Would every streaming op of the record at ``sc`` find a pool row and a slot on PE
+    ``p`` now? (If not, the task runs in Python, which grows the pool or reports the slot.)"""
+    if op_free_n[0] < script[_u(sc + 1)]:
+        return False
+    taken = np.int64(0)
+    for k in range(script[_u(sc)]):
+        a = sc + SCRIPT_HEADER + k * ACTION_WORDS
+        if script[_u(a)] != A_ISSUE:
+            continue
+        slot = script[_u(a + 2)]
+        if slot < 0:
+            for q in range(auto_slots):
+                if slot_op[_u(p), _u(q)] < 0 and ((taken >> q) & 1) == 0:
+                    slot = q
+                    break
+            if slot < 0:
+                return False
+        elif slot_op[_u(p), _u(slot)] >= 0 or ((taken >> slot) & 1) != 0:
+            return False
+        taken |= np.int64(1) << slot
+    return True
+
+
+@nb.njit(**_INLINE)
+def _replay(
+    script, sc, p, t, tpl, mprm, mem32, mem16, mem_base, fifo_first, ops, slot_op, op_free,
+    op_free_n, act_o, act_o_n, in_o, t_active, t_blocked, params,
+):  # fmt: skip
+    """Run a static task's record on PE ``p`` started at cycle ``t``, charging the cycles the
+    Python path charges (task startup, each memory op's cycles, 1 per streaming op issued,
+    ``spend``); returns the cycle the task ends."""
+    cursor = t + params[P_TASK_STARTUP]
+    base = mem_base[_u(p)]
+    ts_mask = (np.int64(1) << params[P_TS_BITS]) - 1
+    for k in range(script[_u(sc)]):
+        a = sc + SCRIPT_HEADER + k * ACTION_WORDS
+        kind = script[_u(a)]
+        x = script[_u(a + 1)]
+        y = script[_u(a + 2)]
+        if kind == A_MEM:
+            memory_op_row(mem32, mem16, mprm[_u(x)], base)
+            cursor += y
+        elif kind == A_ISSUE:
+            issue_op(
+                tpl[_u(x)], p, y, params[P_AUTO_SLOTS], cursor, params[P_OP_STARTUP], base,
+                fifo_first[_u(p)], ops, slot_op, op_free, op_free_n, act_o, act_o_n, in_o,
+            )  # fmt: skip
+            cursor += 1
+        elif kind == A_ACTIVATE:
+            t_active[_u(p)] |= np.int64(1) << x
+        elif kind == A_BLOCK:
+            t_blocked[_u(p)] |= np.int64(1) << x
+        elif kind == A_UNBLOCK:
+            t_blocked[_u(p)] &= ~(np.int64(1) << x)
+        elif kind == A_SPEND:
+            cursor += x
+        elif kind == A_STAMP32:
+            mem32[_u((base + x) >> 2)] = np.uint32((cursor & ts_mask) & 0xFFFFFFFF)
+        elif kind == A_STAMP16X3:
+            stamp = cursor & ts_mask
+            for w in range(3):
+                mem16[_u(((base + x) >> 1) + w)] = np.uint16((stamp >> (16 * w)) & 0xFFFF)
+    return cursor
 
 
 @nb.njit(**_JIT)
@@ -374,6 +433,13 @@ def run_cycles(
     trace_n,
     trace_cfg,
     stats,
+    code_of,
+    prog_script,
+    script,
+    tpl,
+    mprm,
+    mem_base,
+    fifo_first,
     params,
     clock,
     t_limit,
@@ -482,7 +548,7 @@ def run_cycles(
                     else:
                         a = i_data[_u(c), _u(p), _u(h)]
             elif ak == K_MEM:
-                a = _read_mem(
+                a = read_mem(
                     mem32, mem16, ops[_u(o), F_AA] + done * ops[_u(o), F_AS], ops[_u(o), F_AW]
                 )
             elif ak == K_FIFO:
@@ -494,7 +560,7 @@ def run_cycles(
                         ops[_u(o), F_WAITING] = 1
                         keep = False
                 else:
-                    a = _read_mem(
+                    a = read_mem(
                         mem32,
                         mem16,
                         fifos[_u(f), Q_BASE] + fifos[_u(f), Q_HEAD] * fifos[_u(f), Q_WIDTH],
@@ -523,7 +589,7 @@ def run_cycles(
                         else:
                             b = i_data[_u(c), _u(p), _u(h)]
                 elif bk == K_MEM:
-                    b = _read_mem(
+                    b = read_mem(
                         mem32, mem16, ops[_u(o), F_BA] + done * ops[_u(o), F_BS], ops[_u(o), F_BW]
                     )
                 elif bk == K_FIFO:
@@ -535,7 +601,7 @@ def run_cycles(
                             ops[_u(o), F_WAITING] = 1
                             keep = False
                     else:
-                        b = _read_mem(
+                        b = read_mem(
                             mem32,
                             mem16,
                             fifos[_u(f), Q_BASE] + fifos[_u(f), Q_HEAD] * fifos[_u(f), Q_WIDTH],
@@ -611,13 +677,13 @@ def run_cycles(
                 if ((o_host[_u(p)] >> c) & 1) == 0:
                     _list_add(act_r, act_r_n, in_r, p)
             elif dk == K_MEM:
-                _write_mem(
+                write_mem(
                     mem32, mem16, ops[_u(o), F_DA] + done * ops[_u(o), F_DS], ops[_u(o), F_DW], r
                 )
             elif dk == K_FIFO:
                 f = ops[_u(o), F_DA]
                 pos = _wrap(fifos[_u(f), Q_HEAD] + fifos[_u(f), Q_COUNT], fifos[_u(f), Q_CAP])
-                _write_mem(
+                write_mem(
                     mem32,
                     mem16,
                     fifos[_u(f), Q_BASE] + pos * fifos[_u(f), Q_WIDTH],
@@ -998,6 +1064,22 @@ def run_cycles(
             ctrl = 0
             if (t_local[_u(p)] & bit) != 0:
                 t_active[_u(p)] &= ~bit
+                sc = prog_script[_u(code_of[_u(p)]), _u(tid)] if params[P_REPLAY] != 0 else -1
+                if sc >= 0 and _can_replay(
+                    script, sc, p, slot_op, op_free_n, params[P_AUTO_SLOTS]
+                ):
+                    end = _replay(
+                        script, sc, p, t, tpl, mprm, mem32, mem16, mem_base, fifo_first, ops,
+                        slot_op, op_free, op_free_n, act_o, act_o_n, in_o, t_active, t_blocked,
+                        params,
+                    )  # fmt: skip
+                    prof[_u(p), PR_TASK_BUSY] += end - t
+                    ce_busy[_u(p)] = end if end > t + 1 else t + 1
+                    stats[S_TASKS] += 1
+                    progress = True
+                    act_c[_u(w)] = p  # the picker looks again once the CE is free
+                    w += 1
+                    continue
             else:
                 for c in range(ncol):
                     if ((t_dmask[_u(p)] >> c) & 1) != 0 and t_color_task[_u(c), _u(p)] == tid:

@@ -13,8 +13,8 @@ import numpy as np
 from numba import types
 from numba.extending import intrinsic
 
-from ._kernel import _read_mem, _write_mem
 from ._layout_consts import K_MEM
+from ._memaccess import read_mem, write_mem
 from ._numerics import apply_elem
 
 
@@ -28,15 +28,15 @@ def memory_op(
     c = np.uint32(scalar & 0xFFFFFFFF)
     for i in range(n):
         if a_kind == K_MEM:
-            a = _read_mem(mem32, mem16, a_arg + i * a_stride, a_width)
+            a = read_mem(mem32, mem16, a_arg + i * a_stride, a_width)
         else:
             a = np.uint32(a_arg & 0xFFFFFFFF)
         if b_kind == K_MEM:
-            b = _read_mem(mem32, mem16, b_arg + i * b_stride, b_width)
+            b = read_mem(mem32, mem16, b_arg + i * b_stride, b_width)
         else:
             b = np.uint32(b_arg & 0xFFFFFFFF)
         r = apply_elem(code, a, b, c, fused)
-        _write_mem(mem32, mem16, d_addr + i * d_stride, d_width, r)
+        write_mem(mem32, mem16, d_addr + i * d_stride, d_width, r)
 
 
 # memory_op's arguments packed in one int64 array, with the address and size of the engine's
@@ -69,12 +69,10 @@ def pack_memory(prm: np.ndarray, mem32: np.ndarray) -> None:
 
 
 @nb.njit(cache=True, nogil=True, boundscheck=False)
-def memory_op_packed(prm, base):
-    """:func:`memory_op` with all its arguments in ``prm`` (the ``MP_*`` layout, memory set by
-    :func:`pack_memory`), memory addresses relative to the PE's memory ``base`` (so one ``prm``
-    serves every PE running the same program)."""
-    mem32 = nb.carray(_u32_pointer(prm[MP_MEM_ADDRESS]), prm[MP_MEM_WORDS])
-    mem16 = mem32.view(np.uint16)
+def memory_op_row(mem32, mem16, prm, base):
+    """:func:`memory_op` with its arguments in ``prm`` (the ``MP_*`` layout), memory addresses
+    relative to the PE's memory ``base`` (so one ``prm`` serves every PE running the same
+    program)."""
     a_arg = prm[MP_A_ARG] + base if prm[MP_A_KIND] == K_MEM else prm[MP_A_ARG]
     b_arg = prm[MP_B_ARG] + base if prm[MP_B_KIND] == K_MEM else prm[MP_B_ARG]
     memory_op(
@@ -83,3 +81,10 @@ def memory_op_packed(prm, base):
         prm[MP_A_KIND], a_arg, prm[MP_A_STRIDE], prm[MP_A_WIDTH],
         prm[MP_B_KIND], b_arg, prm[MP_B_STRIDE], prm[MP_B_WIDTH],
     )  # fmt: skip
+
+
+@nb.njit(cache=True, nogil=True, boundscheck=False)
+def memory_op_packed(prm, base):
+    """:func:`memory_op_row` on the memory that :func:`pack_memory` stored in ``prm``."""
+    mem32 = nb.carray(_u32_pointer(prm[MP_MEM_ADDRESS]), prm[MP_MEM_WORDS])
+    memory_op_row(mem32, mem32.view(np.uint16), prm, base)

@@ -26,6 +26,7 @@ from ..program.layout import CompiledLayout
 from ..program.types import f32, u32
 from . import _kernel
 from . import trace as _trace
+from ._kernel import P_REPLAY
 from ._layout_consts import (
     CE_IDLE,
     EXIT_LIMIT,
@@ -133,6 +134,8 @@ class Engine:
         self._load_tasks()
         self._load_memory()
         self._load_fifos()
+        s.set_programs(self.code_of, len(self.codes), self.mem_base, self.fifo_first)
+        self._static_recorded = False  # static tasks are recorded when the first run starts
 
         self._typed_views: dict[np.dtype, np.ndarray] = {}
         self.cmd_blocked = np.zeros(n, bool)  # launched function not yet complete
@@ -383,6 +386,8 @@ class Engine:
         self.host_waiting_for = waiting_for
         if until is not None and until():
             return RunResult("until", self.now, 0.0, self.stats())
+        if not self._static_recorded:
+            self._record_static_tasks()
         host = greenlet.getcurrent()
         self._host_greenlet = host
         code = _RESPAWN
@@ -427,6 +432,7 @@ class Engine:
             self._flush_finished()
             if self._until is not None and self._until():
                 return "until"
+            s.params[P_REPLAY] = self.trace is None and not self._task_breaks
             code = _kernel.run_cycles(*s.kernel_args(), self._limit)
             self._now = int(s.clock[0])
             if self.trace is not None:
@@ -512,6 +518,49 @@ class Engine:
         if self._work_f32 is None:
             self._work_f32 = self._work_payloads.astype(np.uint32).view(np.float32).tolist()
         return self._work_f32[k]
+
+    def _record_static_tasks(self) -> None:
+        """Record every static task (``Code.bind_local_task(static=True)``) of the loaded
+        programs on two of its PEs without running it, check the records match, and hand them
+        to the cycle loop, which replays them from then on; then make the op pool large enough
+        for every PE to start its static tasks at once. A replay that finds the pool or a
+        slot short runs the task as plain Python instead (same effects)."""
+        self._static_recorded = True
+        from .pe import PE, StaticTaskView
+
+        s = self.state
+        rows_needed = 0
+        for ci, code in enumerate(self.codes):
+            pes = self._pes_of_code[ci]
+            if len(pes) == 0:
+                continue
+            most_issues = 0
+            for tid, decl in sorted(code.tasks.items()):
+                if not decl.static:
+                    continue
+                records = []
+                for p in (int(pes[0]), int(pes[-1])):
+                    pe = PE(self, p)
+                    pe._record, pe._dry = [], True
+                    try:
+                        decl.fn(StaticTaskView(pe, decl.name))
+                    except Exception as exc:
+                        self._task_failed(exc, pe, tid, decl.fn)
+                    records.append((pe._record, pe))
+                (first, pe0), (second, pe1) = records
+                difference = _record_difference(first, second)
+                if difference is not None:
+                    raise TaskError(
+                        f"static task {decl.name!r} (id {tid}) did not do the same on "
+                        f"{pe0} and {pe1}: {difference}. A static task must make the same "
+                        "builtin calls every run on every PE of its program; bind it "
+                        "without static=True"
+                    )
+                s.add_script(ci, tid, first)
+                most_issues = max(most_issues, sum(1 for a in first if a[0] == "issue"))
+            rows_needed += most_issues * len(pes)
+        while int(s.op_free_n[0]) < rows_needed:
+            s._grow_ops()
 
     def task_table_of(self, code: Code) -> dict[int, tuple[Callable[..., Any], int]]:
         """Task id -> (function, how its argument is made) for the PEs running ``code``."""
@@ -717,6 +766,22 @@ def _arg_kind(decl: TaskDecl) -> int:
     if decl.dtype is U32_TYPE:
         return _ARG_U32
     return _ARG_OTHER
+
+
+def _record_difference(a: list[tuple], b: list[tuple]) -> str | None:
+    """Where two records of a static task differ (None if they are the same)."""
+    for k, (x, y) in enumerate(zip(a, b, strict=False)):
+        same = len(x) == len(y) and all(
+            np.array_equal(u, v) if isinstance(u, np.ndarray) else u == v
+            for u, v in zip(x, y, strict=True)
+        )
+        if not same:
+            if x[0] != y[0]:
+                return f"builtin call {k + 1} was {x[0]} the first time, {y[0]} the second"
+            return f"builtin call {k + 1} ({x[0]}) had other arguments the second time"
+    if len(a) != len(b):
+        return f"{len(a)} builtin calls the first time, {len(b)} the second"
+    return None
 
 
 def _payload_args(decl: TaskDecl, payload: int) -> tuple:

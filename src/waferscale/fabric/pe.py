@@ -78,6 +78,9 @@ MAX_KNOWN_OPS = 4096
 every op (identity keys that never recur) stops adding entries there; its ops take the
 checking path, with the same results."""
 
+STATIC_CONTROL = frozenset({"activate", "block", "unblock", "spend", "store_timestamp", "params"})
+"""What a static task may use besides the vector builtins."""
+
 _TYPED_MOVES = {"fmovs": "f32", "fmovh": "f16"}  # moves that check a float type
 _NP_OF = {"float16": "f16", "float32": "f32", "int16": "i16", "uint16": "u16", "int32": "i32",
           "uint32": "u32"}
@@ -87,12 +90,45 @@ class OpError(ValueError):
     """A vector builtin was given operands it cannot take; the message names the PE and op."""
 
 
+class StaticTaskView:
+    """What a static task's function receives while the engine records it (see
+    ``Code.bind_local_task(static=True)``): the PE's builtins that do the same thing every
+    run. Anything else - reading memory, the clock, the PE's position, printing, router
+    changes - raises an error naming it, because a replayed record could not repeat it."""
+
+    __slots__ = ("_pe", "_task")
+
+    def __init__(self, pe: PE, task: str):
+        self._pe = pe
+        self._task = task
+
+    def __getattr__(self, name: str) -> Any:
+        if name in STATIC_BUILTINS:
+            return getattr(self._pe, name)
+        raise OpError(
+            f"{self._pe}: static task {self._task!r} uses pe.{name}: a static task may only "
+            f"call {', '.join(sorted(STATIC_CONTROL))} and the vector builtins; bind it "
+            "without static=True to use it"
+        )
+
+    def __getitem__(self, sym: Any) -> Any:
+        raise OpError(
+            f"{self._pe}: static task {self._task!r} reads memory "
+            f"(pe[{getattr(sym, 'name', sym)!r}]): a static task "
+            "cannot depend on memory; use a builtin (store_timestamp for time stamps) or bind "
+            "it without static=True"
+        )
+
+    def __repr__(self) -> str:
+        return repr(self._pe)
+
+
 class PE:
     """One processing element as seen from a running task."""
 
     __slots__ = (
         "_engine", "_p", "x", "y", "_code", "_cursor", "_seg_start", "_views", "_known_ops",
-        "_base", "_fifo_first", "_tasks",
+        "_base", "_fifo_first", "_tasks", "_record", "_dry",
     )  # fmt: skip
 
     def __init__(self, engine, p: int):
@@ -110,6 +146,8 @@ class PE:
         self._base = int(engine.mem_base[p])  # byte address of this PE's memory in the arena
         self._fifo_first = int(engine.fifo_first[p])  # row of this PE's first FIFO
         self._tasks = engine.task_table_of(self._code)  # task id -> (function, argument kind)
+        self._record: list[tuple] | None = None  # the actions of a static task being recorded
+        self._dry = False  # recording without doing (the engine records static tasks so)
 
     def __repr__(self) -> str:
         return f"PE({self.x}, {self.y})"
@@ -149,6 +187,38 @@ class PE:
     def spend(self, cycles: int) -> None:
         """Account ``cycles`` of scalar work the task does between builtins."""
         self._cursor += int(cycles)
+        if self._record is not None:
+            self._record.append(("spend", int(cycles)))
+
+    def store_timestamp(self, sym: Symbol | str, index: int = 0) -> None:
+        """Store the cycle counter in memory: into element ``index`` of a ``u32`` / ``i32``
+        array (the counter's low 32 bits), or as three 16-bit words from element ``index`` of a
+        ``u16`` / ``i16`` array, low word first (what the SDK's ``get_timestamp`` writes). Unlike
+        ``pe[sym][i] = pe.timestamp()``, static tasks may use it."""
+        resolved = self._engine.symbol(self._p, sym) if isinstance(sym, str) else sym
+        bits = resolved.dtype.width * 8
+        words = 1 if bits == 32 else 3
+        if resolved.dtype.name not in ("u32", "i32", "u16", "i16"):
+            raise OpError(
+                f"{self}: store_timestamp into {resolved.name!r} of type {resolved.dtype.name}: "
+                "use a u32 array (one word) or a u16 array (three words)"
+            )
+        if not 0 <= int(index) <= resolved.length - words:
+            raise OpError(
+                f"{self}: store_timestamp at element {index} of {resolved.name!r} (length "
+                f"{resolved.length}) needs {words} element(s) there"
+            )
+        t = self._cursor & ((1 << self._engine.arch.timing.cycle_counter_bits) - 1)
+        view = self._engine.view(self._p, resolved).view(np.uint32 if bits == 32 else np.uint16)
+        if self._dry:
+            pass
+        elif bits == 32:
+            view[int(index)] = t & 0xFFFFFFFF
+        else:
+            view[int(index) : int(index) + 3] = (t & 0xFFFF, (t >> 16) & 0xFFFF, t >> 32)
+        if self._record is not None:
+            kind = "stamp32" if bits == 32 else "stamp16x3"
+            self._record.append((kind, resolved.offset + int(index) * resolved.dtype.width))
 
     # -- task control ----------------------------------------------------------------------
 
@@ -157,18 +227,30 @@ class PE:
 
     def activate(self, task: Any) -> None:
         """The SDK's ``@activate(task_id)``."""
-        self._engine.activate(self._p, self._tid(task))
+        tid = self._tid(task)
+        if not self._dry:
+            self._engine.activate(self._p, tid)
+        if self._record is not None:
+            self._record.append(("activate", tid))
 
     def block(self, task: Any) -> None:
         """The SDK's ``@block(task_id)``."""
         s = self._engine.state
-        s.t_blocked[self._p] |= mask64(1 << self._tid(task))
+        tid = self._tid(task)
+        if not self._dry:
+            s.t_blocked[self._p] |= mask64(1 << tid)
+        if self._record is not None:
+            self._record.append(("block", tid))
 
     def unblock(self, task: Any) -> None:
         """The SDK's ``@unblock(task_id)``."""
         s = self._engine.state
-        s.t_blocked[self._p] &= ~mask64(1 << self._tid(task))
-        s.wake_ce(self._p)
+        tid = self._tid(task)
+        if not self._dry:
+            s.t_blocked[self._p] &= ~mask64(1 << tid)
+            s.wake_ce(self._p)
+        if self._record is not None:
+            self._record.append(("unblock", tid))
 
     # -- runtime router configuration (the SDK's tile-configuration operations) -------------
 
@@ -444,8 +526,11 @@ class PE:
                 _d, _a, _b, prm, cycles, scalar_type = known
                 if scalar_type is not None:
                     prm[MP_SCALAR] = self._scalar_bits(scalar, scalar_type)
-                memory_op_packed(prm, self._base)
+                if not self._dry:
+                    memory_op_packed(prm, self._base)
                 self._cursor += cycles
+                if self._record is not None:
+                    self._record.append(("mem", prm.copy(), cycles))
                 return
         stream_key = None
         if (
@@ -549,7 +634,7 @@ class PE:
                 )
         scalar_bits = 0 if scalar is None else self._scalar_bits(scalar, info.src1_dtype)
         fused = arch.numerics.fused_multiply_add
-        if eng.trace is not None:
+        if eng.trace is not None and not self._dry:
             kinds = ",".join(
                 type(d).__name__.replace("DSD", "").lower() if not isinstance(d, int | float)
                 else "scalar"
@@ -565,9 +650,16 @@ class PE:
             prm = self._memory_op(code, dst, srcs, scalar_bits, fused, length, info)
             cycles = arch.timing.op_startup_cycles + math.ceil(length / self._simd(info))
             if async_:
+                if self._record is not None:
+                    raise OpError(
+                        f"{self}: {name}: an asynchronous memory-only op cannot be part of a "
+                        "static task; make it synchronous or bind the task without static=True"
+                    )
                 self._delay_op(cycles, activate, unblock, microthread)
                 return
             self._cursor += cycles
+            if self._record is not None:
+                self._record.append(("mem", prm.copy(), cycles))
             if (
                 eng.trace is None
                 and len(self._known_ops) < MAX_KNOWN_OPS
@@ -607,7 +699,8 @@ class PE:
             np.int64,
         )  # fmt: skip
         pack_memory(prm, s.mem32)
-        memory_op_packed(prm, base)
+        if not self._dry:
+            memory_op_packed(prm, base)
         return prm
 
     def _operand_fields(self, d, np_name, info_bits) -> tuple[int, int, int, int]:
@@ -737,6 +830,15 @@ class PE:
         synchronous one parks the task until the op completes."""
         eng = self._engine
         s = eng.state
+        if self._record is not None and not async_:
+            raise OpError(
+                f"{self}: a synchronous streaming op cannot be part of a static task (it "
+                "waits for the fabric); make it asynchronous or bind the task without static=True"
+            )
+        if self._dry:
+            self._cursor += 1
+            self._record.append(("issue", template, slot))
+            return
         while True:
             o = issue_op(
                 template, self._p, slot, eng.arch.pe.microthreads, self._cursor,
@@ -749,7 +851,16 @@ class PE:
             raise self._slot_error(slot)
         if async_:
             self._cursor += 1
+            if self._record is not None:
+                self._record.append(("issue", template, slot))
             return
         s.ce_state[self._p] = CE_SUSPENDED
         eng.park_current_task(self._p)
         s.ce_state[self._p] = CE_RUNNING
+
+
+VECTOR_BUILTINS = frozenset(
+    ({e.name.lower() for e in ElemOp} | {"fmovs", "fmovh", "sar16", "slr16"}) & set(vars(PE))
+)
+"""The PE's vector builtin methods (``map`` is not one: it calls a Python function)."""
+STATIC_BUILTINS = STATIC_CONTROL | VECTOR_BUILTINS

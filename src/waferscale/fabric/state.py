@@ -13,14 +13,28 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._kernel import (
+    A_ACTIVATE,
+    A_BLOCK,
+    A_ISSUE,
+    A_MEM,
+    A_SPEND,
+    A_STAMP16X3,
+    A_STAMP32,
+    A_UNBLOCK,
+    ACTION_WORDS,
     N_HOST_FIELDS,
     N_PARAMS,
+    P_AUTO_SLOTS,
     P_COLORS,
     P_HOP,
     P_ICAP,
     P_OCAP,
+    P_OP_STARTUP,
     P_RAMP,
     P_RCAP,
+    P_REPLAY,
+    P_TASK_STARTUP,
+    P_TS_BITS,
     P_TURN,
     P_WATCHDOG,
     P_WORK_MAX,
@@ -36,6 +50,7 @@ from ._layout_consts import (
     PORT_DX,
     PORT_DY,
 )
+from ._memops import N_MP
 
 TASK_IDS = 64  # task-id space per PE (WSE-2/3: control ids reach 63)
 
@@ -204,7 +219,21 @@ class FabricState:
         self.params[P_COLORS] = nc
         self.params[P_WORK_MAX] = work_max
         self.params[P_TURN] = t.turn_penalty_cycles
+        self.params[P_REPLAY] = 1
+        self.params[P_TASK_STARTUP] = t.task_startup_cycles
+        self.params[P_OP_STARTUP] = t.op_startup_cycles
+        self.params[P_AUTO_SLOTS] = arch.pe.microthreads
+        self.params[P_TS_BITS] = t.cycle_counter_bits
         self.clock = z(3, np.int64)
+        # Static tasks replayed by the cycle loop (see add_script); the engine sets the
+        # program of each PE and where its memory and FIFOs start (set_programs).
+        self.code_of = z(n, np.int64)
+        self.mem_base = z(n, np.int64)
+        self.fifo_first = z(n, np.int64)
+        self.prog_script = np.full((1, TASK_IDS), -1, np.int64)
+        self.script = z(1, np.int64)
+        self.tpl = z((1, N_OP_FIELDS), np.int64)
+        self.mprm = z((1, N_MP), np.int64)
 
     def _per_color(self, kind: str, extra: tuple, *args) -> np.ndarray:
         """Allocate a per-(PE, color) array stored color-major - each color a plane, so colors a
@@ -383,9 +412,55 @@ class FabricState:
             self.trace_n,
             self.trace_cfg,
             self.stats,
+            self.code_of,
+            self.prog_script,
+            self.script,
+            self.tpl,
+            self.mprm,
+            self.mem_base,
+            self.fifo_first,
             self.params,
             self.clock,
         )
+
+    def set_programs(
+        self, code_of: np.ndarray, n_codes: int, mem_base: np.ndarray, fifo_first: np.ndarray
+    ) -> None:
+        """Which program each PE runs (an index < ``n_codes``) and where its memory (byte
+        address) and its FIFOs (row) start: what a replayed static task needs."""
+        self.code_of = code_of
+        self.mem_base = mem_base
+        self.fifo_first = fifo_first
+        self.prog_script = np.full((max(1, n_codes), TASK_IDS), -1, np.int64)
+
+    def add_script(self, code_index: int, task_id: int, actions: list[tuple]) -> None:
+        """Let the cycle loop replay a static task: ``actions`` as recorded by the PE
+        (``("mem", prm, cycles)``, ``("issue", template, slot)``, ``("activate" | "block" |
+        "unblock", task id)``, ``("spend", cycles)``, ``("stamp32" | "stamp16x3", byte offset
+        in the PE's memory)``)."""
+        simple = {"activate": A_ACTIVATE, "block": A_BLOCK, "unblock": A_UNBLOCK,
+                  "spend": A_SPEND, "stamp32": A_STAMP32, "stamp16x3": A_STAMP16X3}  # fmt: skip
+        words = [len(actions), sum(1 for a in actions if a[0] == "issue")]
+        tpls, prms = [], []
+        for act in actions:
+            kind = act[0]
+            if kind == "mem":
+                words += [A_MEM, self.mprm.shape[0] + len(prms), int(act[2]), 0]
+                prms.append(act[1])
+            elif kind == "issue":
+                words += [A_ISSUE, self.tpl.shape[0] + len(tpls), int(act[2]), 0]
+                tpls.append(act[1])
+            else:
+                words += [simple[kind], int(act[1]), 0, 0]
+        assert len(words) == 2 + ACTION_WORDS * len(actions)
+        if tpls:
+            self.tpl = np.concatenate([self.tpl, np.array(tpls, np.int64)])
+        if prms:
+            self.mprm = np.concatenate([self.mprm, np.array(prms, np.int64)])
+        offset = self.script.shape[0]
+        self.script = np.concatenate([self.script, np.array(words, np.int64)])
+        self.prog_script[code_index, task_id] = offset
+        # the array itself is unchanged: the cached kernel arguments still hold it
 
     def alloc_op(self, *, clear: bool = True) -> int:
         """Take a free row of the op pool (zeroed unless the caller writes all of it)."""

@@ -39,6 +39,7 @@ class TaskDecl:
     with_index: bool = False  # 16-bit data tasks: (value, index) arguments
     takes_data: bool = False  # control tasks: fn(pe, data) with the wavelet's low 16 bits
     queue: int | None = None  # WSE-3 data tasks bound with bind_data_task_to_queue
+    static: bool = False  # local tasks: the same builtin calls every run (see bind_local_task)
 
     @property
     def name(self) -> str:
@@ -190,9 +191,20 @@ class Code:
             out.setdefault(q, col)
         return out
 
-    def bind_local_task(self, fn: Callable[..., Any], task_id: int) -> Callable[..., Any]:
-        """Bind ``fn(pe)`` to a local task id, started by ``pe.activate(id)``."""
-        self._bind(TaskDecl(fn, "local", int(task_id)))
+    def bind_local_task(
+        self, fn: Callable[..., Any], task_id: int, *, static: bool = False
+    ) -> Callable[..., Any]:
+        """Bind ``fn(pe)`` to a local task id, started by ``pe.activate(id)``.
+
+        ``static=True`` declares that the task makes the same builtin calls with the same
+        arguments every time it runs, on every PE running this program - like CSL code over
+        comptime-known DSDs: synchronous memory-only and asynchronous streaming vector ops,
+        ``activate`` / ``block`` / ``unblock``, ``spend`` and ``store_timestamp``, nothing that
+        reads memory, the clock or the PE's position. The engine records its runs on two PEs,
+        checks that they match, and from then on replays the record inside the compiled cycle
+        loop without calling Python (same cycles, same results). A static task that uses
+        anything else raises an error naming it."""
+        self._bind(TaskDecl(fn, "local", int(task_id), static=bool(static)))
         return fn
 
     def bind_control_task(self, fn: Callable[..., Any], task_id: int) -> Callable[..., Any]:
@@ -215,9 +227,11 @@ class Code:
         """Decorator form of :meth:`bind_data_task`."""
         return lambda fn: self.bind_data_task(fn, color, **kw)
 
-    def local_task(self, task_id: int) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def local_task(
+        self, task_id: int, *, static: bool = False
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         """Decorator form of :meth:`bind_local_task`."""
-        return lambda fn: self.bind_local_task(fn, task_id)
+        return lambda fn: self.bind_local_task(fn, task_id, static=static)
 
     def control_task(self, task_id: int) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         """Decorator form of :meth:`bind_control_task`."""

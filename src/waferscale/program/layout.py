@@ -444,7 +444,8 @@ class CompiledLayout:
                         for s in code.symbols.values()
                     ],
                     "tasks": [
-                        {"id": t, "kind": d.kind, "name": d.name, "color": d.color}
+                        {"id": t, "kind": d.kind, "name": d.name, "color": d.color,
+                         "static": d.static}  # fmt: skip
                         for t, d in sorted(code.tasks.items())
                     ],
                     "functions": list(code.functions),

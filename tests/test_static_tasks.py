@@ -1,0 +1,229 @@
+"""Static tasks (``bind_local_task(static=True)``): recorded once per program when the first
+run starts, replayed by the compiled cycle loop. A static task must do exactly what the same
+task does as plain Python: same cycles, memory, statistics and profile, whatever its builtins."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from waferscale.demos._common import sdk_cycles
+from waferscale.demos.collectives import chain_reduce_2d
+from waferscale.fabric import Engine, OpError, TaskError
+from waferscale.program import Layout, fabin_dsd, fabout_dsd, mem1d_dsd
+
+
+def _outcome(eng: Engine) -> dict:
+    s = eng.state
+    return {
+        "cycle": eng.now,
+        "memory": s.mem32.copy(),
+        "stats": eng.stats(),
+        "prof": s.prof.copy(),
+        "ce_busy": s.ce_busy.copy(),
+        "link_out": s.link_out.copy(),
+    }
+
+
+def _same(a: dict, b: dict) -> None:
+    assert a["cycle"] == b["cycle"]
+    assert a["stats"] == b["stats"]
+    for key in ("memory", "prof", "ce_busy", "link_out"):
+        np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+
+
+def _run_layout(build, static: bool) -> tuple[Engine, dict]:
+    eng = Engine(build(static).compile())
+    eng.run()
+    return eng, _outcome(eng)
+
+
+@pytest.mark.parametrize("size", [(6, 1, 8), (5, 4, 12), (12, 9, 3)])
+def test_a_static_chain_reduce_equals_the_python_one(size):
+    W, H, B = size
+    outcomes = []
+    for static in (False, True):
+        wl = chain_reduce_2d(W, H, B, static=static)
+        eng = Engine(wl.compiled)
+        wl.load(eng)
+        eng.run()
+        assert wl.check(eng).ok
+        outcomes.append(_outcome(eng))
+    _same(*outcomes)
+    assert sdk_cycles(eng)[0] == chain_reduce_2d(W, H, B).model_cycles
+
+
+def _pipeline(static: bool, *, n: int = 6, scalars=(1.5, -2.0), spend: int = 3) -> Layout:
+    """Three PEs in a row. Each runs a static 'main' that stamps the time (u32 and the SDK's
+    three u16 words), does memory-only ops, spends cycles, sends its vector east (async) and
+    activates 'wait', which blocks and unblocks 'later'; PEs 1 and 2 also receive from the west
+    into a data task... no: into an async fadds started by 'main', whose completion activates
+    'later' (static too)."""
+
+    def prog(c, *, cin, cout):
+        a = c.array("a", "f32", n, export=True, init=1.0)
+        acc = c.array("acc", "f32", n, export=True, init=0.5)
+        ts = c.array("ts", "u32", 3, export=True)
+        t16 = c.array("t16", "u16", 3, export=True)
+
+        def main(pe):
+            pe.store_timestamp(ts, 0)
+            pe.store_timestamp(t16, 0)
+            for k, s in enumerate(scalars):
+                pe.fmacs(mem1d_dsd(acc), mem1d_dsd(acc), mem1d_dsd(a), s)
+                pe.spend(spend + k)
+            if cout is not None:
+                pe.fmovs(fabout_dsd(cout, n), mem1d_dsd(acc), async_=True)
+            if cin is not None:
+                pe.fadds(mem1d_dsd(acc), mem1d_dsd(acc), fabin_dsd(cin, n), async_=True,
+                         activate=later)  # fmt: skip
+            pe.block(later)
+            pe.activate(wait)
+
+        def wait(pe):
+            pe.store_timestamp(ts, 1)
+            pe.unblock(later)
+            if cin is None:
+                pe.activate(later)
+
+        def later(pe):
+            pe.store_timestamp(ts, 2)
+
+        c.bind_local_task(main, 8, static=static)
+        c.bind_local_task(wait, 9, static=static)
+        c.bind_local_task(later, 10, static=static)
+        c.activate(8)
+
+    lay = Layout(3, 1)
+    for x in range(3):
+        cin = (x - 1) % 2 if x > 0 else None
+        cout = x % 2 if x < 2 else None
+        lay.set_tile_code(x, 0, prog, cin=cin, cout=cout)
+        if cout is not None:
+            lay.set_route(x, 0, cout, rx="RAMP", tx="EAST")
+        if cin is not None:
+            lay.set_route(x, 0, cin, rx="WEST", tx="RAMP")
+    return lay
+
+
+def test_every_recordable_builtin_replays_as_python_runs_it():
+    eng_py, py = _run_layout(_pipeline, False)
+    eng_st, st_ = _run_layout(_pipeline, True)
+    _same(py, st_)
+    ts = eng_st.read_symbol(1, 0, "ts")
+    assert 0 < ts[0] < ts[1] < ts[2]  # main, wait, later, in that order
+    t16 = eng_st.read_symbol(1, 0, "t16").astype(np.int64)
+    assert t16[0] + (t16[1] << 16) + (t16[2] << 32) == ts[0]
+
+
+@settings(deadline=None, max_examples=12)
+@given(
+    n=st.integers(1, 40),
+    scalars=st.lists(st.floats(-4, 4, width=32), min_size=0, max_size=3),
+    spend=st.integers(0, 20),
+)
+def test_static_replay_matches_python_for_random_programs(n, scalars, spend):
+    def build(static):
+        return _pipeline(static, n=n, scalars=tuple(scalars), spend=spend)
+
+    _same(_run_layout(build, False)[1], _run_layout(build, True)[1])
+
+
+def test_replayed_tasks_do_not_call_python():
+    calls = []
+
+    def prog(c):
+        a = c.array("a", "f32", 4, export=True, init=2.0)
+
+        def main(pe):
+            calls.append(1)
+            pe.fadds(mem1d_dsd(a), mem1d_dsd(a), mem1d_dsd(a))
+
+        c.bind_local_task(main, 8, static=True)
+        c.activate(8)
+
+    lay = Layout(10, 10)
+    lay.set_region_code(0, 0, 10, 10, prog)
+    eng = Engine(lay.compile())
+    eng.run()
+    assert len(calls) == 2  # the two records, then no Python at all
+    assert eng.stats()["tasks"] == 100
+    assert (eng.state.mem32.view(np.float32).reshape(100, 4) == 4.0).all()
+
+
+def _single(body, *, static=True, W=2):
+    def prog(c):
+        a = c.array("a", "f32", 4, export=True)
+        c.bind_local_task(lambda pe: body(pe, a), 8, static=static)
+        c.activate(8)
+
+    lay = Layout(W, 1)
+    lay.set_region_code(0, 0, W, 1, prog)
+    return Engine(lay.compile())
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (lambda pe, a: pe[a], r"reads memory \(pe\['a'\]\)"),
+        (lambda pe, a: pe.timestamp(), r"uses pe\.timestamp"),
+        (lambda pe, a: pe.x, r"uses pe\.x"),
+        (lambda pe, a: pe.print("hi"), r"uses pe\.print"),
+        (lambda pe, a: pe.map(lambda v: v, mem1d_dsd(a)), r"uses pe\.map"),
+        (lambda pe, a: pe.fmovs(mem1d_dsd(a), fabin_dsd(1, 4)), "synchronous streaming op"),
+        (
+            lambda pe, a: pe.fmovs(mem1d_dsd(a), mem1d_dsd(a), async_=True),
+            "asynchronous memory-only op",
+        ),
+    ],
+)
+def test_a_static_task_that_is_not_static_is_refused_by_name(body, message):
+    eng = _single(body)
+    with pytest.raises((OpError, TaskError), match=message) as info:
+        eng.run()
+    assert "static" in str(info.value) and "PE(0, 0)" in str(info.value)
+
+
+def test_a_static_task_that_changes_between_runs_is_refused():
+    seen = []
+
+    def body(pe, a):
+        seen.append(1)
+        pe.fmacs(mem1d_dsd(a), mem1d_dsd(a), mem1d_dsd(a), float(len(seen)))
+
+    with pytest.raises(TaskError, match=r"did not do the same on PE\(0, 0\) and PE\(1, 0\)"):
+        _single(body).run()
+
+
+def test_traced_runs_take_the_python_path_with_the_same_result():
+    outcomes = []
+    for traced in (False, True):
+        eng = Engine(_pipeline(True).compile())
+        if traced:
+            eng.start_trace()
+        eng.run()
+        outcomes.append(_outcome(eng))
+    _same(*outcomes)
+
+
+def test_replays_that_find_the_op_pool_short_fall_back_to_python():
+    # 1,600 PEs start a static task with an async streaming op in the same cycle; shrink the
+    # pool after recording so that most replays find it short and run as Python instead.
+    wl_py = chain_reduce_2d(40, 40, 2, static=False)
+    wl_st = chain_reduce_2d(40, 40, 2, static=True)
+    eng_py = Engine(wl_py.compiled)
+    wl_py.load(eng_py)
+    eng_py.run()
+    eng = Engine(wl_st.compiled)
+    wl_st.load(eng)
+    eng._record_static_tasks()
+    s = eng.state
+    s.op_free_n[0] = 100  # pretend the rest is in use: replays must not take rows they lack
+    eng.run()
+    assert wl_st.check(eng).ok
+    assert eng.now == eng_py.now
+    np.testing.assert_array_equal(
+        eng.state.mem32.view(np.float32), eng_py.state.mem32.view(np.float32)
+    )
