@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from waferscale.demos._common import sdk_cycles
 from waferscale.demos.collectives import chain_reduce_2d
 from waferscale.fabric import Engine, OpError, TaskError
-from waferscale.program import Layout, fabin_dsd, fabout_dsd, mem1d_dsd
+from waferscale.program import Layout, fabin_dsd, fabout_dsd, mem1d_dsd, mem_scalar
 
 
 def _outcome(eng: Engine) -> dict:
@@ -227,3 +227,67 @@ def test_replays_that_find_the_op_pool_short_fall_back_to_python():
     np.testing.assert_array_equal(
         eng.state.mem32.view(np.float32), eng_py.state.mem32.view(np.float32)
     )
+
+
+def _scaled(static: bool, scalars: np.ndarray) -> tuple[Engine, dict]:
+    """Four PEs of one program, each with its own scalar in memory: y += a * s[0], twice."""
+
+    def prog(c):
+        a = c.array("a", "f32", 5, export=True, init=1.25)
+        y = c.array("y", "f32", 5, export=True, init=0.5)
+        s = c.array("s", "f32", 1, export=True)
+
+        def main(pe):
+            for _ in range(2):
+                pe.fmacs(mem1d_dsd(y), mem1d_dsd(y), mem1d_dsd(a), mem_scalar(s, 0))
+
+        c.bind_local_task(main, 8, static=static)
+        c.activate(8)
+
+    lay = Layout(4, 1)
+    lay.set_region_code(0, 0, 4, 1, prog)
+    eng = Engine(lay.compile())
+    for x in range(4):
+        eng.view(x, eng.symbol(x, "s"))[:] = scalars[x]
+    eng.run()
+    return eng, _outcome(eng)
+
+
+def test_a_scalar_read_from_memory_differs_per_pe_and_replays_exactly():
+    scalars = np.array([1.5, -2.0, 3.0e-3, 7.0], np.float32)
+    eng, static = _scaled(True, scalars)
+    _same(_scaled(False, scalars)[1], static)
+    for x in range(4):
+        y = np.float32(0.5)
+        for _ in range(2):
+            y = np.float32(y + np.float32(1.25) * scalars[x])
+        assert eng.read_symbol(x, 0, "y").tolist() == [float(y)] * 5
+
+
+def test_mem_scalar_is_checked():
+    def prog(c):
+        h = c.array("h", "f16", 2)
+        a = c.array("a", "f32", 2)
+
+        def main(pe):
+            pe.fmacs(mem1d_dsd(a), mem1d_dsd(a), mem1d_dsd(a), mem_scalar(h, 1))
+
+        c.bind_local_task(main, 8)
+        c.activate(8)
+        with pytest.raises(IndexError, match=r"element 2 of 'h' is outside 0\.\.1"):
+            mem_scalar(h, 2)
+
+    lay = Layout(1, 1)
+    lay.set_tile_code(0, 0, prog)
+    with pytest.raises(OpError, match=r"a scalar from 'h' \(f16\) where the op takes f32"):
+        Engine(lay.compile()).run()
+    with pytest.raises(TypeError, match="mem_scalar needs an array"):
+        mem_scalar("h", 0)
+
+
+def test_a_static_streaming_op_cannot_take_its_scalar_from_memory():
+    def body(pe, a):
+        pe.fmacs(fabout_dsd(1, 4), mem1d_dsd(a), mem1d_dsd(a), mem_scalar(a, 0), async_=True)
+
+    with pytest.raises(OpError, match="streaming op's scalar read from memory"):
+        _single(body).run()

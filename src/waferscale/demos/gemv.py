@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from waferscale.fabric import Engine
-from waferscale.program import Layout, fabin_dsd, fabout_dsd, mem1d_dsd
+from waferscale.program import Layout, fabin_dsd, fabout_dsd, mem1d_dsd, mem_scalar
 
 from ..kernels._patterns import chain_colors, chain_step, column_flood_routes, row_chain_routes
 from ._common import TS, Check, Workload, load_region, read_region, stamp
@@ -24,7 +24,18 @@ from .collectives import COL_TASK, DONE_TASK, MAIN_TASK, ROW_COLORS
 X_COLOR = 2
 
 
-def gemv_program(c, *, mb: int, nb: int, x_role: str | None, row_in=None, row_out=None) -> None:
+def gemv_program(
+    c,
+    *,
+    mb: int,
+    nb: int,
+    x_role: str | None,
+    row_in=None,
+    row_out=None,
+    static: bool = True,
+) -> None:
+    """One PE of the GEMV. Its tasks are static (``static=False``: plain Python tasks, the same
+    cycles and results): the ``fmacs`` scalars are read from ``x`` when each op issues."""
     A = c.array("A", "f32", mb * nb, export=True)
     xs = c.array("x", "f32", nb, export=True)
     y = c.array("y", "f32", mb, export=True, init=0.0)
@@ -42,18 +53,17 @@ def gemv_program(c, *, mb: int, nb: int, x_role: str | None, row_in=None, row_ou
         compute(pe)
 
     def compute(pe):
-        xv = pe[xs].tolist()
         for k in range(nb):
-            pe.fmacs(ydsd, ydsd, cols[k], xv[k])
+            pe.fmacs(ydsd, ydsd, cols[k], mem_scalar(xs, k))
         if not chain_step(pe, "fadds", ydsd, mb, row_in, row_out, async_=True, activate=done):
             done(pe)
 
     def done(pe):
         stamp(pe, ts, 1)
 
-    c.bind_local_task(compute, COL_TASK)
-    c.bind_local_task(done, DONE_TASK)
-    c.bind_local_task(main, MAIN_TASK)
+    c.bind_local_task(compute, COL_TASK, static=static)
+    c.bind_local_task(done, DONE_TASK, static=static)
+    c.bind_local_task(main, MAIN_TASK, static=static)
     c.activate(MAIN_TASK)
 
 
@@ -73,7 +83,9 @@ def gemv_reference_hw_order(A: np.ndarray, x: np.ndarray, W: int, H: int) -> np.
     return s.reshape(M)
 
 
-def gemv(M: int, N: int, W: int, H: int, *, arch: Any = "wse2", seed: int = 0) -> Workload:
+def gemv(
+    M: int, N: int, W: int, H: int, *, arch: Any = "wse2", seed: int = 0, static: bool = True
+) -> Workload:
     """``y = A x`` for an ``M`` x ``N`` f32 matrix over ``W`` x ``H`` PEs (``H`` divides ``M``,
     ``W`` divides ``N``). ``y`` lands in the last column; FLOPs counted as ``2 M N``."""
     if M % H or N % W:
@@ -97,6 +109,7 @@ def gemv(M: int, N: int, W: int, H: int, *, arch: Any = "wse2", seed: int = 0) -
                 x_role=role if H > 1 else None,
                 row_in=row_in,
                 row_out=row_out,
+                static=static,
             )
     row_chain_routes(lay, W, H, ROW_COLORS)
     if H > 1:

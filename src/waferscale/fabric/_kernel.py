@@ -124,7 +124,7 @@ from ._layout_consts import (
     W_TASK,
 )
 from ._memaccess import _u, read_mem, write_mem
-from ._memops import memory_op_row
+from ._memops import MP_SCALAR, memory_op_row
 from ._numerics import apply_elem, trailing_zeros
 
 NEVER = np.int64(1) << np.int64(62)
@@ -335,6 +335,9 @@ def _replay(
         x = script[_u(a + 1)]
         y = script[_u(a + 2)]
         if kind == A_MEM:
+            z = script[_u(a + 3)]
+            if z != 0:  # the scalar is read from memory at issue: (byte offset << 3) | width
+                mprm[_u(x), MP_SCALAR] = read_mem(mem32, mem16, base + (z >> 3), z & 7)
             memory_op_row(mem32, mem16, mprm[_u(x)], base)
             cursor += y
         elif kind == A_ISSUE:

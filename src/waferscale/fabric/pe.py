@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..program.control import ADVANCE, control_payload
-from ..program.dsd import FabinDSD, FaboutDSD, FifoDSD, MemDSD, Symbol
+from ..program.dsd import FabinDSD, FaboutDSD, FifoDSD, MemDSD, MemScalar, Symbol
 from ..program.layout import port_mask
 from ._issue import ISSUE_POOL_FULL, issue_op
 from ._layout_consts import (
@@ -506,6 +506,8 @@ class PE:
             )
 
     def _scalar_bits(self, value: Any, np_name: str) -> int:
+        if type(value) is MemScalar:
+            return self._mem_scalar_bits(value, np_name)
         if np_name == "float32":
             if type(value) is float and value == value:
                 try:  # struct rounds to nearest even like numpy, ten times faster
@@ -516,6 +518,29 @@ class PE:
         if np_name == "float16":
             return int(np.float16(value).view(np.uint16))
         return int(value) & (0xFFFF if np_name in ("int16", "uint16") else 0xFFFFFFFF)
+
+    def _mem_scalar_bits(self, ms: MemScalar, np_name: str) -> int:
+        """The raw word of a scalar read from memory (its type must be the op's)."""
+        sym = ms.symbol
+        if sym.dtype.np_dtype.name != np_name:
+            raise OpError(
+                f"{self}: a scalar from {sym.name!r} ({sym.dtype.name}) where the op takes "
+                f"{_NP_OF.get(np_name, np_name)}: declare the array with that type"
+            )
+        s = self._engine.state
+        addr = self._base + sym.offset + ms.index * sym.dtype.width
+        return int(s.mem32[addr >> 2]) if sym.dtype.width == 4 else int(s.mem16[addr >> 1])
+
+    def _record_memory_op(self, prm: np.ndarray, cycles: int, scalar: Any) -> None:
+        """Record a memory-only op of a static task; a scalar read from memory is recorded as
+        where to read it ((byte offset << 3) | width), its value left to the replay."""
+        prm = prm.copy()
+        source = 0
+        if type(scalar) is MemScalar:
+            sym = scalar.symbol
+            source = ((sym.offset + scalar.index * sym.dtype.width) << 3) | sym.dtype.width
+            prm[MP_SCALAR] = 0
+        self._record.append(("mem", prm, cycles, source))
 
     def _op(self, name: str, code: int, dst, a, b, scalar, opts: dict[str, Any]) -> None:
         if not opts and self._engine.trace is None:
@@ -530,7 +555,7 @@ class PE:
                     memory_op_packed(prm, self._base)
                 self._cursor += cycles
                 if self._record is not None:
-                    self._record.append(("mem", prm.copy(), cycles))
+                    self._record_memory_op(prm, cycles, scalar)
                 return
         stream_key = None
         if (
@@ -659,7 +684,7 @@ class PE:
                 return
             self._cursor += cycles
             if self._record is not None:
-                self._record.append(("mem", prm.copy(), cycles))
+                self._record_memory_op(prm, cycles, scalar)
             if (
                 eng.trace is None
                 and len(self._known_ops) < MAX_KNOWN_OPS
@@ -670,6 +695,12 @@ class PE:
                     dst, a, b, prm, cycles, scalar_type,
                 )
             return
+        if self._record is not None and type(scalar) is MemScalar:
+            raise OpError(
+                f"{self}: {name}: a streaming op's scalar read from memory cannot be part of a "
+                "static task (its value is fixed when the op is checked); pass a number or "
+                "bind the task without static=True"
+            )
         self._stream_op(name, code, dst, srcs, scalar_bits, fused, length, async_, activate,
                         unblock, microthread, stream_key)
 

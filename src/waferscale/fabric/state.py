@@ -435,9 +435,9 @@ class FabricState:
 
     def add_script(self, code_index: int, task_id: int, actions: list[tuple]) -> None:
         """Let the cycle loop replay a static task: ``actions`` as recorded by the PE
-        (``("mem", prm, cycles)``, ``("issue", template, slot)``, ``("activate" | "block" |
-        "unblock", task id)``, ``("spend", cycles)``, ``("stamp32" | "stamp16x3", byte offset
-        in the PE's memory)``)."""
+        (``("mem", prm, cycles, scalar source)``, ``("issue", template, slot)``,
+        ``("activate" | "block" | "unblock", task id)``, ``("spend", cycles)``,
+        ``("stamp32" | "stamp16x3", byte offset in the PE's memory)``)."""
         simple = {"activate": A_ACTIVATE, "block": A_BLOCK, "unblock": A_UNBLOCK,
                   "spend": A_SPEND, "stamp32": A_STAMP32, "stamp16x3": A_STAMP16X3}  # fmt: skip
         words = [len(actions), sum(1 for a in actions if a[0] == "issue")]
@@ -445,7 +445,7 @@ class FabricState:
         for act in actions:
             kind = act[0]
             if kind == "mem":
-                words += [A_MEM, self.mprm.shape[0] + len(prms), int(act[2]), 0]
+                words += [A_MEM, self.mprm.shape[0] + len(prms), int(act[2]), int(act[3])]
                 prms.append(act[1])
             elif kind == "issue":
                 words += [A_ISSUE, self.tpl.shape[0] + len(tpls), int(act[2]), 0]

@@ -115,6 +115,27 @@ class FifoDSD:
 DSD = MemDSD | FabinDSD | FaboutDSD | FifoDSD
 
 
+@dataclass(frozen=True)
+class MemScalar:
+    """The scalar operand of ``fmacs`` / ``fmach`` read from element ``index`` of ``symbol``
+    when the op issues - the SDK's ``@fmacs(y, y, A, x[i])``. Unlike a Python number taken
+    from ``pe[x][i]``, it keeps the task static (see ``Code.bind_local_task``)."""
+
+    symbol: Symbol
+    index: int
+
+
+def mem_scalar(symbol: Symbol, index: int) -> MemScalar:
+    """Element ``index`` of ``symbol`` as an op's scalar operand, read when the op issues."""
+    if not isinstance(symbol, Symbol):
+        raise TypeError(f"mem_scalar needs an array declared with Code.array, got {symbol!r}")
+    if not 0 <= int(index) < symbol.length:
+        raise IndexError(
+            f"mem_scalar: element {index} of {symbol.name!r} is outside 0..{symbol.length - 1}"
+        )
+    return MemScalar(symbol, int(index))
+
+
 def mem1d_dsd(
     symbol: Symbol, length: int | None = None, offset: int = 0, stride: int = 1
 ) -> MemDSD:
