@@ -64,6 +64,9 @@ _RESPAWN = object()
 # How a task's argument is made from the wavelet or control data (see _arg_kind).
 _ARG_NONE, _ARG_U32, _ARG_F32, _ARG_CTRL, _ARG_OTHER = range(5)
 
+STATIC_POOL_ROWS_MAX = 1 << 20
+"""Most op-pool rows the engine reserves up front for static tasks starting at once."""
+
 
 class TaskError(RuntimeError):
     """A Python task raised; the message names the PE, the task and the cycle."""
@@ -559,7 +562,9 @@ class Engine:
                 s.add_script(ci, tid, first)
                 most_issues = max(most_issues, sum(1 for a in first if a[0] == "issue"))
             rows_needed += most_issues * len(pes)
-        while int(s.op_free_n[0]) < rows_needed:
+        # Bounded (256 MB of op rows): past that, replays that find the pool short run as
+        # Python, which grows it only as far as the ops really in flight need.
+        while int(s.op_free_n[0]) < min(rows_needed, STATIC_POOL_ROWS_MAX):
             s._grow_ops()
 
     def task_table_of(self, code: Code) -> dict[int, tuple[Callable[..., Any], int]]:
