@@ -144,7 +144,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         f"{flops / region_peak:.0%} of {format_si(region_peak, 'FLOP/s')} f32 peak",
     )
     st = r["stats"]
-    table.add_row("wavelet hops / Python tasks", f"{st['wavelet_hops']:,} / {st['tasks']:,}")
+    table.add_row("wavelet hops / tasks run", f"{st['wavelet_hops']:,} / {st['tasks']:,}")
     table.add_row("simulator wall time", f"{r['wall_s']:.2f} s (with setup {total_wall:.1f} s)")
     out.print(table)
     out.print("More: waferscale arch show wse2 - benchmarks/fabric.py - src/waferscale/demos/")

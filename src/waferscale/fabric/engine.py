@@ -4,7 +4,9 @@ Python tasks when the loop hands them back.
 Tasks are plain Python calls made from the driver's loop. A task that issues a *synchronous*
 fabric op must wait for the fabric; it is parked where it stands (its greenlet keeps its frame)
 and the loop continues in a fresh greenlet, so a task that never blocks costs one function call.
-See ``docs/decisions/0002-fabric-engine.md``.
+See ``docs/decisions/0002-fabric-engine.md``. Static tasks (``bind_local_task(...,
+static=True)``) are recorded when the first run starts and replayed by the cycle loop itself
+(``docs/decisions/0003-static-tasks.md``).
 """
 
 from __future__ import annotations
