@@ -6,6 +6,7 @@
     python benchmarks/fabric.py --only gemv      # one workload (repeatable option)
     python benchmarks/fabric.py --quick          # reduced sizes, for smoke tests
     python benchmarks/fabric.py --repeat 3       # best of 3 runs (wall time)
+    python benchmarks/fabric.py --plain-tasks    # the workloads' static tasks as plain Python
 
 Each workload runs in its own child process (so its peak RSS is its own and a crash or a
 timeout only loses that workload), after a warm-up run of a tiny instance of the same builder
@@ -90,11 +91,19 @@ def _timed_kernel() -> dict[str, float]:
     return acc
 
 
-def run_child(name: str, quick: bool, repeat: int) -> dict[str, Any]:
+# builders whose local tasks are static by default (decision 0003); --plain-tasks turns that off
+STATIC_BUILDERS = {"chain_reduce_1d", "chain_reduce_2d", "gemv"}
+
+
+def run_child(name: str, quick: bool, repeat: int, plain_tasks: bool = False) -> dict[str, Any]:
+    import functools
+
     from waferscale import demos
 
     desc, builder, full, small, warm = WORKLOADS[name]
     build = getattr(demos, builder)
+    if plain_tasks and builder in STATIC_BUILDERS:
+        build = functools.partial(build, static=False)
     acc = _timed_kernel()
     build(*warm).run()  # numba: compile or load from cache
     size = small if quick else full
@@ -125,6 +134,7 @@ def run_child(name: str, quick: bool, repeat: int) -> dict[str, Any]:
         "peak_rss_mb": round(r["peak_rss_mb"], 1),
         "ok": r["ok"],
         # extras
+        "task_style": "static" if builder in STATIC_BUILDERS and not plain_tasks else "python",
         "size": list(size),
         "sdk_cycles": r["cycles"],
         "model_cycles": r["model_cycles"],
@@ -140,10 +150,14 @@ def run_child(name: str, quick: bool, repeat: int) -> dict[str, Any]:
     }
 
 
-def run_parent(name: str, quick: bool, repeat: int, timeout: float | None) -> dict[str, Any]:
+def run_parent(
+    name: str, quick: bool, repeat: int, timeout: float | None, plain_tasks: bool = False
+) -> dict[str, Any]:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", name, "--repeat", str(repeat)]
     if quick:
         cmd.append("--quick")
+    if plain_tasks:
+        cmd.append("--plain-tasks")
     env = dict(os.environ)
     env["PYTHONPATH"] = str(ROOT / "src") + os.pathsep + env.get("PYTHONPATH", "")
     t0 = time.perf_counter()
@@ -229,14 +243,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="reduced sizes (smoke test)")
     ap.add_argument("--repeat", type=int, default=1, help="runs per workload; best wall kept")
     ap.add_argument("--timeout", type=float, default=None, help="seconds per workload")
+    ap.add_argument(
+        "--plain-tasks",
+        action="store_true",
+        help="run the chain and GEMV workloads' static tasks as plain Python tasks",
+    )
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
-        print(json.dumps(run_child(args.child, args.quick, max(1, args.repeat))), flush=True)
+        row = run_child(args.child, args.quick, max(1, args.repeat), args.plain_tasks)
+        print(json.dumps(row), flush=True)
         return 0
     rows = []
     for name in args.only or list(WORKLOADS):
-        r = run_parent(name, args.quick, max(1, args.repeat), args.timeout)
+        r = run_parent(name, args.quick, max(1, args.repeat), args.timeout, args.plain_tasks)
         rows.append(r)
         if args.json:
             print(json.dumps(r), flush=True)
