@@ -291,3 +291,15 @@ def test_a_static_streaming_op_cannot_take_its_scalar_from_memory():
 
     with pytest.raises(OpError, match="streaming op's scalar read from memory"):
         _single(body).run()
+
+
+def test_an_error_in_a_static_task_is_reported_as_raised_while_recording():
+    def body(pe, a):
+        raise ValueError("no such thing")
+
+    with pytest.raises(
+        TaskError,
+        match=r"static task '<lambda>' \(id 8\) on PE\(0, 0\) raised while the engine recorded "
+        r"it .*ValueError: no such thing",
+    ):
+        _single(body).run()

@@ -531,7 +531,7 @@ class Engine:
         for every PE to start its static tasks at once. A replay that finds the pool or a
         slot short runs the task as plain Python instead (same effects)."""
         self._static_recorded = True
-        from .pe import PE, StaticTaskView
+        from .pe import PE, OpError, StaticTaskView
 
         s = self.state
         rows_needed = 0
@@ -549,8 +549,14 @@ class Engine:
                     pe._record, pe._dry = [], True
                     try:
                         decl.fn(StaticTaskView(pe, decl.name))
+                    except (TaskError, OpError):
+                        raise
                     except Exception as exc:
-                        self._task_failed(exc, pe, tid, decl.fn)
+                        raise TaskError(
+                            f"static task {decl.name!r} (id {tid}) on {pe} raised while the "
+                            f"engine recorded it (as the first run starts): "
+                            f"{type(exc).__name__}: {exc}"
+                        ) from exc
                     records.append((pe._record, pe))
                 (first, pe0), (second, pe1) = records
                 difference = _record_difference(first, second)
