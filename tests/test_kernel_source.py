@@ -5,9 +5,14 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import waferscale.fabric._kernel as kernel
+import pytest
 
-KERNEL_SOURCE = Path(kernel.__file__).read_text()
+import waferscale.fabric._issue as issue
+import waferscale.fabric._kernel as kernel
+import waferscale.fabric._memaccess as memaccess
+import waferscale.fabric._memops as memops
+
+COMPILED_MODULES = (kernel, memaccess, memops, issue)
 
 
 def _jitted_functions(tree: ast.Module) -> list[ast.FunctionDef]:
@@ -39,11 +44,18 @@ def _signed_indices(fn: ast.FunctionDef) -> list[str]:
     return found
 
 
-def test_every_variable_kernel_index_is_unsigned():
-    functions = _jitted_functions(ast.parse(KERNEL_SOURCE))
-    assert {"run_cycles", "_pop", "_ctz", "_filter_pass"} <= {f.name for f in functions}
+@pytest.mark.parametrize("module", COMPILED_MODULES, ids=lambda m: m.__name__.split(".")[-1])
+def test_every_variable_index_of_compiled_code_is_unsigned(module):
+    functions = _jitted_functions(ast.parse(Path(module.__file__).read_text()))
+    assert functions, f"{module.__name__} has no compiled functions"
     offenders = [s for f in functions for s in _signed_indices(f)]
     assert offenders == [], "wrap these indices in _u(...):\n" + "\n".join(offenders)
+
+
+def test_the_kernel_functions_are_checked():
+    functions = _jitted_functions(ast.parse(Path(kernel.__file__).read_text()))
+    names = {f.name for f in functions}
+    assert {"run_cycles", "_pop", "_ctz", "_filter_pass", "_replay", "_can_replay"} <= names
 
 
 def test_the_rule_catches_a_signed_index():

@@ -24,6 +24,7 @@ from ._layout_consts import (
     K_FIFO,
     K_MEM,
 )
+from ._memaccess import _u
 
 ISSUE_POOL_FULL = -1  # no free row: grow the pool and call again
 ISSUE_SLOT_BUSY = -2  # the requested slot still runs an op
@@ -40,31 +41,31 @@ def issue_op(
     an ``ISSUE_*`` code."""
     if slot < 0:
         for k in range(auto_slots):
-            if slot_op[p, k] < 0:
+            if slot_op[_u(p), _u(k)] < 0:
                 slot = k
                 break
         if slot < 0:
             return ISSUE_NO_FREE_SLOT
-    elif slot_op[p, slot] >= 0:
+    elif slot_op[_u(p), _u(slot)] >= 0:
         return ISSUE_SLOT_BUSY
     if op_free_n[0] == 0:
         return ISSUE_POOL_FULL
     op_free_n[0] -= 1
-    o = op_free[op_free_n[0]]
+    o = op_free[_u(op_free_n[0])]
     for k in range(template.shape[0]):
-        ops[o, k] = template[k]
-    ops[o, F_PE] = p
-    ops[o, F_SLOT] = slot
-    ops[o, F_START] = cursor + startup
-    ops[o, F_ISSUED] = cursor
+        ops[_u(o), _u(k)] = template[_u(k)]
+    ops[_u(o), F_PE] = p
+    ops[_u(o), F_SLOT] = slot
+    ops[_u(o), F_START] = cursor + startup
+    ops[_u(o), F_ISSUED] = cursor
     for kind, arg in ((F_DK, F_DA), (F_AK, F_AA), (F_BK, F_BA)):
-        if ops[o, kind] == K_MEM:
-            ops[o, arg] += mem_base
-        elif ops[o, kind] == K_FIFO:
-            ops[o, arg] += fifo_first
-    slot_op[p, slot] = o
-    if in_o[o] == 0:
-        in_o[o] = 1
-        act_o[act_o_n[0]] = o
+        if ops[_u(o), _u(kind)] == K_MEM:
+            ops[_u(o), _u(arg)] += mem_base
+        elif ops[_u(o), _u(kind)] == K_FIFO:
+            ops[_u(o), _u(arg)] += fifo_first
+    slot_op[_u(p), _u(slot)] = o
+    if in_o[_u(o)] == 0:
+        in_o[_u(o)] = 1
+        act_o[_u(act_o_n[0])] = o
         act_o_n[0] += 1
     return o
