@@ -303,3 +303,33 @@ def test_an_error_in_a_static_task_is_reported_as_raised_while_recording():
         r"it .*ValueError: no such thing",
     ):
         _single(body).run()
+
+
+def test_a_breakpoint_stops_before_a_static_task_as_before_a_python_one():
+    runs = []
+    for static in (False, True):
+        eng = Engine(_pipeline(static).compile())
+        eng.break_on_task("later", pe=(1, 0))
+        assert eng.run().reason == "break"
+        stopped_at = eng.now
+        eng.clear_breaks()
+        eng.run()
+        runs.append((stopped_at, _outcome(eng)))
+    (stop_py, out_py), (stop_static, out_static) = runs
+    assert stop_py == stop_static
+    _same(out_py, out_static)
+
+
+def test_a_static_task_waiting_for_a_stream_that_never_comes_ends_as_the_python_one():
+    def body(pe, a):
+        pe.fadds(mem1d_dsd(a), mem1d_dsd(a), fabin_dsd(3, 4), async_=True)
+
+    results = []
+    for static in (False, True):
+        eng = _single(body, static=static)
+        reason = eng.run().reason
+        waiting = int((eng.state.slot_op[:, :] >= 0).sum())  # the op still holds its slot
+        results.append((reason, waiting, _outcome(eng)))
+    (r0, w0, o0), (r1, w1, o1) = results
+    assert r0 == r1 == "quiet" and w0 == w1 == 2
+    _same(o0, o1)
