@@ -333,3 +333,51 @@ def test_a_static_task_waiting_for_a_stream_that_never_comes_ends_as_the_python_
     (r0, w0, o0), (r1, w1, o1) = results
     assert r0 == r1 == "quiet" and w0 == w1 == 2
     _same(o0, o1)
+
+
+def test_static_tasks_on_wse3_name_their_queues_and_microthreads():
+    def build(static):
+        def sender(c):
+            x = c.array("x", "u32", 6, export=True, init=7)
+            ts = c.array("ts", "u32", 2, export=True)
+            oq = c.output_queue(2, 4)
+
+            def main(pe):
+                pe.store_timestamp(ts, 0)
+                pe.mov32(fabout_dsd(4, 6, "u32", output_queue=oq), mem1d_dsd(x), async_=True,
+                         activate=done, microthread=oq)  # fmt: skip
+
+            def done(pe):
+                pe.store_timestamp(ts, 1)
+
+            c.bind_local_task(main, 10, static=static)
+            c.bind_local_task(done, 11, static=static)
+            c.activate(10)
+
+        def receiver(c):
+            y = c.array("y", "u16", 6, export=True, init=1)
+            ts = c.array("ts", "u32", 2, export=True)
+            iq = c.input_queue(1, 4)
+
+            def main(pe):
+                pe.add16(mem1d_dsd(y), mem1d_dsd(y), fabin_dsd(4, 6, "u16", input_queue=iq),
+                         async_=True, activate=done, microthread=iq)  # fmt: skip
+
+            def done(pe):
+                pe.store_timestamp(ts, 1)
+
+            c.bind_local_task(main, 10, static=static)
+            c.bind_local_task(done, 11, static=static)
+            c.activate(10)
+
+        lay = Layout(3, 1, arch="wse3")
+        lay.set_tile_code(0, 0, sender)
+        lay.set_region_code(1, 0, 2, 1, receiver)
+        lay.set_route(0, 0, 4, rx="RAMP", tx="EAST")
+        lay.set_route(1, 0, 4, rx="WEST", tx=["RAMP", "EAST"])
+        lay.set_route(2, 0, 4, rx="WEST", tx="RAMP")
+        return lay
+
+    eng, static = _run_layout(build, True)
+    _same(_run_layout(build, False)[1], static)
+    assert eng.read_symbol(2, 0, "y").tolist() == [8] * 6
