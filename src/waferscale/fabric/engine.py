@@ -391,8 +391,6 @@ class Engine:
         self.host_waiting_for = waiting_for
         if until is not None and until():
             return RunResult("until", self.now, 0.0, self.stats())
-        if not self._static_recorded:
-            self._record_static_tasks()
         host = greenlet.getcurrent()
         self._host_greenlet = host
         code = _RESPAWN
@@ -402,6 +400,8 @@ class Engine:
         collecting = gc.isenabled()
         gc.disable()
         try:
+            if not self._static_recorded:
+                self._record_static_tasks()
             while code is _RESPAWN:
                 # New loop greenlets are started here, from the shallow host stack: a greenlet
                 # inherits the recursion depth of the one that starts it.

@@ -522,11 +522,13 @@ class PE:
     def _mem_scalar_bits(self, ms: MemScalar, np_name: str) -> int:
         """The raw word of a scalar read from memory (its type must be the op's)."""
         sym = ms.symbol
-        if sym.dtype.np_dtype.name != np_name:
+        if sym.dtype.name != _NP_OF.get(np_name):
             raise OpError(
                 f"{self}: a scalar from {sym.name!r} ({sym.dtype.name}) where the op takes "
                 f"{_NP_OF.get(np_name, np_name)}: declare the array with that type"
             )
+        if self._dry:
+            return 0  # a record keeps where the scalar is, not its value
         s = self._engine.state
         addr = self._base + sym.offset + ms.index * sym.dtype.width
         return int(s.mem32[addr >> 2]) if sym.dtype.width == 4 else int(s.mem16[addr >> 1])
