@@ -249,6 +249,9 @@ def markdown(rows: list[dict[str, Any]]) -> str:
     and over the squares (2D), with the paper's generic model's gap in parentheses where it
     differs; '-' where not simulated."""
     out = []
+    by_key: dict[tuple, dict[str, Any]] = {}
+    for r in rows:  # the first row of a key, as the table always showed
+        by_key.setdefault((r["op"], r["algorithm"], r["shape"], r["words"]), r)
     one = [r for r in rows if r["shape"].endswith("x1")]
     two = [r for r in rows if not r["shape"].endswith("x1")]
     if one:
@@ -257,20 +260,7 @@ def markdown(rows: list[dict[str, Any]]) -> str:
         keys = dict.fromkeys((r["op"], r["algorithm"]) for r in one)
         for op, a in keys:
             for P in P_1D:
-                cells = []
-                for B in B_1D:
-                    r = next(
-                        (
-                            r
-                            for r in one
-                            if r["op"] == op
-                            and r["algorithm"] == a
-                            and r["shape"] == f"{P}x1"
-                            and r["words"] == B
-                        ),
-                        None,
-                    )
-                    cells.append(_cell(r))
+                cells = [_cell(by_key.get((op, a, f"{P}x1", B))) for B in B_1D]
                 out.append(f"| {op} | {a} | {P} | " + " | ".join(cells) + " |")
     if two:
         out.append("")
@@ -281,17 +271,7 @@ def markdown(rows: list[dict[str, Any]]) -> str:
             for B in B_2D:
                 cells = []
                 for n in SQUARES:
-                    r = next(
-                        (
-                            r
-                            for r in two
-                            if r["op"] == op
-                            and r["algorithm"] == a
-                            and r["shape"] == f"{n}x{n}"
-                            and r["words"] == B
-                        ),
-                        None,
-                    )
+                    r = by_key.get((op, a, f"{n}x{n}", B))
                     axes = ""
                     if r is not None and r["resolved"].startswith("xy("):
                         axes = " " + r["resolved"][2:].replace("two_phase", "2ph").replace(
