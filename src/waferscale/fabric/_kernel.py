@@ -299,6 +299,8 @@ def _can_replay(script, sc, p, slot_op, op_free_n, auto_slots):
     ``p`` now? (If not, the task runs in Python, which grows the pool or reports the slot.)"""
     if op_free_n[0] < script[_u(sc + 1)]:
         return False
+    if script[_u(sc + 1)] == 0:
+        return True  # memory ops and task control only: nothing to take
     taken = np.int64(0)
     for k in range(script[_u(sc)]):
         a = sc + SCRIPT_HEADER + k * ACTION_WORDS

@@ -546,7 +546,7 @@ class Engine:
                 records = []
                 for p in (int(pes[0]), int(pes[-1])):
                     pe = PE(self, p)
-                    pe._record, pe._dry = [], True
+                    pe._record = []
                     try:
                         decl.fn(StaticTaskView(pe, decl.name))
                     except (TaskError, OpError):
@@ -567,8 +567,7 @@ class Engine:
                         "builtin calls every run on every PE of its program; bind it "
                         "without static=True"
                     )
-                s.add_script(ci, tid, first)
-                most_issues = max(most_issues, sum(1 for a in first if a[0] == "issue"))
+                most_issues = max(most_issues, s.add_script(ci, tid, first))
             rows_needed += most_issues * len(pes)
         # Bounded (256 MB of op rows): past that, replays that find the pool short run as
         # Python, which grows it only as far as the ops really in flight need.

@@ -128,7 +128,7 @@ class PE:
 
     __slots__ = (
         "_engine", "_p", "x", "y", "_code", "_cursor", "_seg_start", "_views", "_known_ops",
-        "_base", "_fifo_first", "_tasks", "_record", "_dry",
+        "_base", "_fifo_first", "_tasks", "_record",
     )  # fmt: skip
 
     def __init__(self, engine, p: int):
@@ -146,8 +146,9 @@ class PE:
         self._base = int(engine.mem_base[p])  # byte address of this PE's memory in the arena
         self._fifo_first = int(engine.fifo_first[p])  # row of this PE's first FIFO
         self._tasks = engine.task_table_of(self._code)  # task id -> (function, argument kind)
-        self._record: list[tuple] | None = None  # the actions of a static task being recorded
-        self._dry = False  # recording without doing (the engine records static tasks so)
+        # While the engine records a static task on this handle: the builtins' actions, which
+        # are recorded and not done (see Engine._record_static_tasks). None otherwise.
+        self._record: list[tuple] | None = None
 
     def __repr__(self) -> str:
         return f"PE({self.x}, {self.y})"
@@ -208,17 +209,16 @@ class PE:
                 f"{self}: store_timestamp at element {index} of {resolved.name!r} (length "
                 f"{resolved.length}) needs {words} element(s) there"
             )
-        t = self._cursor & ((1 << self._engine.arch.timing.cycle_counter_bits) - 1)
-        view = self._engine.view(self._p, resolved).view(np.uint32 if bits == 32 else np.uint16)
-        if self._dry:
-            pass
-        elif bits == 32:
-            view[int(index)] = t & 0xFFFFFFFF
-        else:
-            view[int(index) : int(index) + 3] = (t & 0xFFFF, (t >> 16) & 0xFFFF, t >> 32)
         if self._record is not None:
             kind = "stamp32" if bits == 32 else "stamp16x3"
             self._record.append((kind, resolved.offset + int(index) * resolved.dtype.width))
+            return
+        t = self._cursor & ((1 << self._engine.arch.timing.cycle_counter_bits) - 1)
+        view = self._engine.view(self._p, resolved).view(np.uint32 if bits == 32 else np.uint16)
+        if bits == 32:
+            view[int(index)] = t & 0xFFFFFFFF
+        else:
+            view[int(index) : int(index) + 3] = (t & 0xFFFF, (t >> 16) & 0xFFFF, t >> 32)
 
     # -- task control ----------------------------------------------------------------------
 
@@ -228,29 +228,29 @@ class PE:
     def activate(self, task: Any) -> None:
         """The SDK's ``@activate(task_id)``."""
         tid = self._tid(task)
-        if not self._dry:
-            self._engine.activate(self._p, tid)
         if self._record is not None:
             self._record.append(("activate", tid))
+        else:
+            self._engine.activate(self._p, tid)
 
     def block(self, task: Any) -> None:
         """The SDK's ``@block(task_id)``."""
         s = self._engine.state
         tid = self._tid(task)
-        if not self._dry:
-            s.t_blocked[self._p] |= mask64(1 << tid)
         if self._record is not None:
             self._record.append(("block", tid))
+        else:
+            s.t_blocked[self._p] |= mask64(1 << tid)
 
     def unblock(self, task: Any) -> None:
         """The SDK's ``@unblock(task_id)``."""
         s = self._engine.state
         tid = self._tid(task)
-        if not self._dry:
-            s.t_blocked[self._p] &= ~mask64(1 << tid)
-            s.wake_ce(self._p)
         if self._record is not None:
             self._record.append(("unblock", tid))
+        else:
+            s.t_blocked[self._p] &= ~mask64(1 << tid)
+            s.wake_ce(self._p)
 
     # -- runtime router configuration (the SDK's tile-configuration operations) -------------
 
@@ -527,10 +527,10 @@ class PE:
                 f"{self}: a scalar from {sym.name!r} ({sym.dtype.name}) where the op takes "
                 f"{_NP_OF.get(np_name, np_name)}: declare the array with that type"
             )
-        if self._dry:
+        if self._record is not None:
             return 0  # a record keeps where the scalar is, not its value
         s = self._engine.state
-        addr = self._base + sym.offset + ms.index * sym.dtype.width
+        addr = self._base + ms.byte_offset
         return int(s.mem32[addr >> 2]) if sym.dtype.width == 4 else int(s.mem16[addr >> 1])
 
     def _record_memory_op(self, prm: np.ndarray, cycles: int, scalar: Any) -> None:
@@ -539,8 +539,7 @@ class PE:
         prm = prm.copy()
         source = 0
         if type(scalar) is MemScalar:
-            sym = scalar.symbol
-            source = ((sym.offset + scalar.index * sym.dtype.width) << 3) | sym.dtype.width
+            source = (scalar.byte_offset << 3) | scalar.symbol.dtype.width
             prm[MP_SCALAR] = 0
         self._record.append(("mem", prm, cycles, source))
 
@@ -553,10 +552,10 @@ class PE:
                 _d, _a, _b, prm, cycles, scalar_type = known
                 if scalar_type is not None:
                     prm[MP_SCALAR] = self._scalar_bits(scalar, scalar_type)
-                if not self._dry:
-                    memory_op_packed(prm, self._base)
                 self._cursor += cycles
-                if self._record is not None:
+                if self._record is None:
+                    memory_op_packed(prm, self._base)
+                else:
                     self._record_memory_op(prm, cycles, scalar)
                 return
         stream_key = None
@@ -661,7 +660,7 @@ class PE:
                 )
         scalar_bits = 0 if scalar is None else self._scalar_bits(scalar, info.src1_dtype)
         fused = arch.numerics.fused_multiply_add
-        if eng.trace is not None and not self._dry:
+        if eng.trace is not None and self._record is None:
             kinds = ",".join(
                 type(d).__name__.replace("DSD", "").lower() if not isinstance(d, int | float)
                 else "scalar"
@@ -732,7 +731,7 @@ class PE:
             np.int64,
         )  # fmt: skip
         pack_memory(prm, s.mem32)
-        if not self._dry:
+        if self._record is None:
             memory_op_packed(prm, base)
         return prm
 
@@ -863,12 +862,13 @@ class PE:
         synchronous one parks the task until the op completes."""
         eng = self._engine
         s = eng.state
-        if self._record is not None and not async_:
-            raise OpError(
-                f"{self}: a synchronous streaming op cannot be part of a static task (it "
-                "waits for the fabric); make it asynchronous or bind the task without static=True"
-            )
-        if self._dry:
+        if self._record is not None:
+            if not async_:
+                raise OpError(
+                    f"{self}: a synchronous streaming op cannot be part of a static task (it "
+                    "waits for the fabric); make it asynchronous or bind the task without "
+                    "static=True"
+                )
             self._cursor += 1
             self._record.append(("issue", template, slot))
             return
@@ -884,8 +884,6 @@ class PE:
             raise self._slot_error(slot)
         if async_:
             self._cursor += 1
-            if self._record is not None:
-                self._record.append(("issue", template, slot))
             return
         s.ce_state[self._p] = CE_SUSPENDED
         eng.park_current_task(self._p)

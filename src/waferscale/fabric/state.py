@@ -433,11 +433,12 @@ class FabricState:
         self.fifo_first = fifo_first
         self.prog_script = np.full((max(1, n_codes), TASK_IDS), -1, np.int64)
 
-    def add_script(self, code_index: int, task_id: int, actions: list[tuple]) -> None:
+    def add_script(self, code_index: int, task_id: int, actions: list[tuple]) -> int:
         """Let the cycle loop replay a static task: ``actions`` as recorded by the PE
         (``("mem", prm, cycles, scalar source)``, ``("issue", template, slot)``,
         ``("activate" | "block" | "unblock", task id)``, ``("spend", cycles)``,
-        ``("stamp32" | "stamp16x3", byte offset in the PE's memory)``)."""
+        ``("stamp32" | "stamp16x3", byte offset in the PE's memory)``). Returns the number
+        of streaming ops it issues."""
         simple = {"activate": A_ACTIVATE, "block": A_BLOCK, "unblock": A_UNBLOCK,
                   "spend": A_SPEND, "stamp32": A_STAMP32, "stamp16x3": A_STAMP16X3}  # fmt: skip
         words = [len(actions), sum(1 for a in actions if a[0] == "issue")]
@@ -459,8 +460,8 @@ class FabricState:
             self.mprm = np.concatenate([self.mprm, np.array(prms, np.int64)])
         offset = self.script.shape[0]
         self.script = np.concatenate([self.script, np.array(words, np.int64)])
-        self.prog_script[code_index, task_id] = offset
-        # the array itself is unchanged: the cached kernel arguments still hold it
+        self.prog_script[code_index, task_id] = offset  # in place: kernel arguments hold it
+        return words[1]
 
     def alloc_op(self, *, clear: bool = True) -> int:
         """Take a free row of the op pool (zeroed unless the caller writes all of it)."""

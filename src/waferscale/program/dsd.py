@@ -124,6 +124,11 @@ class MemScalar:
     symbol: Symbol
     index: int
 
+    @property
+    def byte_offset(self) -> int:
+        """Where the scalar is in the PE's memory image (bytes)."""
+        return self.symbol.offset + self.index * self.symbol.dtype.width
+
 
 def mem_scalar(symbol: Symbol, index: int) -> MemScalar:
     """Element ``index`` of ``symbol`` as an op's scalar operand, read when the op issues."""
