@@ -1,0 +1,150 @@
+"""The engine's timing rules as a recursion (waferscale.fabric.schedule) against the engine itself:
+every PE's completion cycle and the sums of a chain reduce, for any latencies and buffer depths."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from waferscale import arch as arch_mod
+from waferscale.demos import chain_reduce_1d
+from waferscale.demos._common import TS, load_region
+from waferscale.fabric import Engine
+from waferscale.fabric.schedule import chain_schedule
+from waferscale.kernels._patterns import chain_colors, chain_step, row_chain_routes
+from waferscale.program import Layout, mem1d_dsd
+
+
+def _engine_chain(spec, P: int, B: int, data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The chain demo on the engine: each PE's ``done`` stamp and the sums."""
+    eng = chain_reduce_1d(P, B, arch=spec).new_engine()
+    load_region(eng, "a", data[None])
+    eng.run()
+    idx, _ = eng.region_indices(TS, 0, 0, P, 1)
+    stamps = eng.state.mem32[idx.reshape(P, 2)][:, 1].astype(np.int64)
+    return stamps, eng.read_symbol(P - 1, 0, "a")
+
+
+def _same_as_engine(spec, P: int, B: int, seed: int) -> None:
+    data = np.random.default_rng(seed).standard_normal((P, B)).astype(np.float32)
+    sched = chain_schedule(spec, P, B, data=data)
+    stamps, sums = _engine_chain(spec, P, B, data)
+    # the PE's done task is picked in the cycle its op completes, or when the task that issued
+    # the op ends (picked at 0, startup, one cycle for the issue), and stamps after its startup
+    startup = spec.timing.task_startup_cycles
+    picked = np.maximum(sched.completion, startup + 1)
+    assert (stamps - startup).tolist() == picked.tolist()
+    assert sums.view(np.uint32).tolist() == sched.sums.view(np.uint32).tolist()
+
+
+def test_wse2_chain_matches_the_model_and_the_engine() -> None:
+    wse2 = arch_mod.preset("wse2")
+    sched = chain_schedule(wse2, 512, 256)
+    # the near-optimal-reduce paper's chain model B + 6 (P - 1) from the op's start to the
+    # cycle after its last element
+    start = max(1, wse2.timing.task_startup_cycles + wse2.timing.op_startup_cycles)
+    assert sched.cycles + 1 - start == 256 + 6 * 511
+    assert sched.hops == 511 * 256
+    assert not sched.order_dependent
+    assert sched.sums is None
+    _same_as_engine(wse2, 16, 40, 0)
+
+
+def _delayed_program(c, *, B: int, cin, cout, delay: int) -> None:
+    """A chain PE whose op starts ``delay`` cycles of scalar work after its task."""
+    a = c.array("a", "f32", B, export=True)
+    ts = c.array(TS, "u32", 2, export=True)
+    mem = mem1d_dsd(a, B)
+
+    def main(pe):
+        pe.spend(delay)
+        chain_step(pe, "fadds", mem, B, cin, cout, async_=True, activate=done)
+
+    def done(pe):
+        pe.store_timestamp(ts, 1)
+
+    c.bind_local_task(main, 8, static=True)
+    c.bind_local_task(done, 10, static=True)
+    c.activate(8)
+
+
+def _delayed_chain_on_engine(spec, B: int, delays: list[int], data: np.ndarray):
+    P = len(delays)
+    lay = Layout(P, 1, arch=spec, name="delayed_chain")
+    for x in range(P):
+        cin, cout = chain_colors(x, P, (0, 1))
+        lay.set_tile_code(x, 0, _delayed_program, B=B, cin=cin, cout=cout, delay=delays[x])
+    row_chain_routes(lay, P, 1, (0, 1))
+    eng = Engine(lay.compile())
+    load_region(eng, "a", data[None])
+    eng.run()
+    idx, _ = eng.region_indices(TS, 0, 0, P, 1)
+    return eng.state.mem32[idx.reshape(P, 2)][:, 1].astype(np.int64), eng.read_symbol(P - 1, 0, "a")
+
+
+@pytest.mark.parametrize("delays", [[0, 0, 0, 0, 0, 80], [0, 0, 50, 0, 9, 30], [40, 0, 0, 0, 0, 0]])
+def test_late_consumers_back_pressure_is_scheduled_exactly(delays) -> None:
+    # a PE that starts late fills the queues before it and stalls its senders: the room terms
+    # bind (a chain that starts together never fills them), and the schedule still agrees
+    spec = arch_mod.custom_mesh(len(delays), 1, **{"router.buffer_depth": 1})
+    P, B = len(delays), 40
+    startup = spec.timing.task_startup_cycles
+    begin = np.array(delays) + max(1, startup + spec.timing.op_startup_cycles)
+    data = np.random.default_rng(3).standard_normal((P, B)).astype(np.float32)
+    sched = chain_schedule(spec, P, B, data=data, start=begin)
+    roomy = arch_mod.custom_mesh(P, 1, **{"pe.input_queue_depth": 99, "pe.output_queue_depth": 99})
+    unblocked = chain_schedule(roomy, P, B, start=begin).completion
+    stalled = (sched.completion > unblocked).any()
+    assert stalled == (delays[0] == 0)  # a late first PE delays the stream but stalls nobody
+    stamps, sums = _delayed_chain_on_engine(spec, B, delays, data)
+    picked = np.maximum(sched.completion, np.array(delays) + startup + 1)
+    assert (stamps - startup).tolist() == picked.tolist()
+    assert sums.view(np.uint32).tolist() == sched.sums.view(np.uint32).tolist()
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    P=st.integers(2, 9),
+    B=st.integers(1, 24),
+    hop=st.integers(1, 3),
+    ramp=st.integers(1, 4),
+    depth=st.integers(1, 3),
+    iq=st.integers(1, 5),
+    oq=st.integers(1, 5),
+    task=st.integers(0, 3),
+    op=st.integers(0, 2),
+    seed=st.integers(0, 2**16),
+)
+def test_schedule_equals_the_engine(P, B, hop, ramp, depth, iq, oq, task, op, seed) -> None:
+    spec = arch_mod.custom_mesh(
+        max(P, 2), 1,
+        **{"timing.hop_latency_cycles": hop, "timing.ramp_latency_cycles": ramp,
+           "router.buffer_depth": depth, "pe.input_queue_depth": iq,
+           "pe.output_queue_depth": oq, "timing.task_startup_cycles": task,
+           "timing.op_startup_cycles": op},
+    )  # fmt: skip
+    if chain_schedule(spec, P, B).order_dependent:
+        # the engine's cycle then depends on its router visit order; the recursion takes the
+        # later one, so it can only be late, and by at most a cycle per element
+        data = np.ones((P, B), np.float32)
+        stamps, _ = _engine_chain(spec, P, B, data)
+        late = np.maximum(chain_schedule(spec, P, B).completion, task + 1) - (stamps - task)
+        assert (late >= 0).all() and (late <= B).all()
+        return
+    _same_as_engine(spec, P, B, seed)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"P": 1, "B": 4}, "at least 2 PEs"),
+        ({"P": 4, "B": 0}, "at least one word"),
+        ({"P": 4, "B": 4, "data": np.zeros((4, 4), np.float64)}, "float32 of shape"),
+        ({"P": 4, "B": 4, "data": np.zeros((4, 3), np.float32)}, "float32 of shape"),
+    ],
+)
+def test_bad_input_is_named(kwargs, message) -> None:
+    with pytest.raises(ValueError, match=message):
+        chain_schedule(arch_mod.preset("wse2"), **kwargs)
