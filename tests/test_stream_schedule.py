@@ -3,6 +3,9 @@ every PE's completion cycle and the sums of a chain reduce, for any latencies an
 
 from __future__ import annotations
 
+import doctest
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -134,6 +137,16 @@ def test_schedule_equals_the_engine(P, B, hop, ramp, depth, iq, oq, task, op, se
         assert (late >= 0).all() and (late <= B).all()
         return
     _same_as_engine(spec, P, B, seed)
+
+
+def test_engine_doc_example_runs() -> None:
+    text = (Path(__file__).resolve().parents[1] / "docs" / "engine.md").read_text()
+    block = text.split("## Streams as a schedule", 1)[1].split("```python\n", 1)[1]
+    block = block.split("```", 1)[0]
+    test = doctest.DocTestParser().get_doctest(block, {}, "engine.md", "engine.md", 0)
+    assert test.examples, "docs/engine.md lost its schedule example"
+    result = doctest.DocTestRunner(verbose=False).run(test)
+    assert result.failed == 0
 
 
 @pytest.mark.parametrize(
