@@ -28,7 +28,7 @@ def chain_2d(data: np.ndarray, arch) -> tuple[np.ndarray, np.ndarray, int, bool]
     returns (the result, every PE's ``done`` stamp, hops, whether any answer was order-dependent).
     Each row is scheduled on its own, as an engine fast path would have to (the rows' data
     differ; their timing happens not to)."""
-    from waferscale.fabric.schedule import chain_schedule
+    from waferscale.fabric.schedule import chain_schedule, op_start_cycle
 
     startup = arch.timing.task_startup_cycles
     H, W, B = data.shape
@@ -50,7 +50,7 @@ def chain_2d(data: np.ndarray, arch) -> tuple[np.ndarray, np.ndarray, int, bool]
     assert (row_done == row_done[0]).all(), "every row ends at the same cycle in this workload"
     col = chain_schedule(
         arch, H, B, data=column[::-1].copy(),
-        start=int(row_done[0]) + max(1, startup + arch.timing.op_startup_cycles),
+        start=op_start_cycle(arch, int(row_done[0])),
     )  # fmt: skip
     stamps[:, W - 1] = col.completion[::-1] + startup
     return col.sums, stamps, hops + col.hops, tie or col.order_dependent
@@ -64,7 +64,7 @@ def main() -> None:
 
     from waferscale.arch import preset
     from waferscale.demos import chain_reduce_2d
-    from waferscale.demos._common import TS, load_region
+    from waferscale.demos._common import TS, load_region, read_region
 
     arch = preset("wse2")
     for name, (W, H, B) in {"chain-1d": (512, 1, 256), "chain-2d": (256, 256, 256)}.items():
@@ -85,8 +85,7 @@ def main() -> None:
             eng = chain_reduce_2d(W, H, B).new_engine()
             load_region(eng, "a", data)
             eng.run()
-            idx, _ = eng.region_indices(TS, 0, 0, W, H)
-            ts = eng.state.mem32[idx.reshape(H, W, 2)].astype(np.int64)
+            ts = read_region(eng, TS, 0, 0, W, H).astype(np.int64)
             ref = eng.read_symbol(W - 1, 0, "a")
             same_stamps = bool(np.array_equal(ts[:, :, 1], stamps))
             same_sum = bool(np.array_equal(ref.view(np.uint32), got.view(np.uint32)))

@@ -13,32 +13,40 @@ from hypothesis import strategies as st
 
 from waferscale import arch as arch_mod
 from waferscale.demos import chain_reduce_1d
-from waferscale.demos._common import TS, load_region
+from waferscale.demos._common import TS, load_region, read_region
 from waferscale.fabric import Engine
-from waferscale.fabric.schedule import chain_schedule
+from waferscale.fabric.schedule import chain_schedule, op_start_cycle
 from waferscale.kernels._patterns import chain_colors, chain_step, row_chain_routes
 from waferscale.program import Layout, mem1d_dsd
 
 
-def _engine_chain(spec, P: int, B: int, data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The chain demo on the engine: each PE's ``done`` stamp and the sums."""
-    eng = chain_reduce_1d(P, B, arch=spec).new_engine()
+def _run_chain(eng: Engine, data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Run a row chain on ``data`` (P x B): each PE's ``done`` stamp and the last PE's sums."""
+    P = data.shape[0]
     load_region(eng, "a", data[None])
     eng.run()
-    idx, _ = eng.region_indices(TS, 0, 0, P, 1)
-    stamps = eng.state.mem32[idx.reshape(P, 2)][:, 1].astype(np.int64)
+    stamps = read_region(eng, TS, 0, 0, P, 1)[0, :, 1].astype(np.int64)
     return stamps, eng.read_symbol(P - 1, 0, "a")
+
+
+def _engine_chain(spec, P: int, B: int, data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The chain demo on the engine."""
+    return _run_chain(chain_reduce_1d(P, B, arch=spec).new_engine(), data)
+
+
+def _done_picked(spec, completion: np.ndarray, spent=0) -> np.ndarray:
+    """The cycle each PE's ``done`` task is picked: when its op completes, or when the task that
+    issued the op ends (picked at 0: startup, ``spent`` cycles, one cycle for the issue)."""
+    return np.maximum(completion, np.asarray(spent) + spec.timing.task_startup_cycles + 1)
 
 
 def _same_as_engine(spec, P: int, B: int, seed: int) -> None:
     data = np.random.default_rng(seed).standard_normal((P, B)).astype(np.float32)
     sched = chain_schedule(spec, P, B, data=data)
     stamps, sums = _engine_chain(spec, P, B, data)
-    # the PE's done task is picked in the cycle its op completes, or when the task that issued
-    # the op ends (picked at 0, startup, one cycle for the issue), and stamps after its startup
+    # the done task stamps after its startup
     startup = spec.timing.task_startup_cycles
-    picked = np.maximum(sched.completion, startup + 1)
-    assert (stamps - startup).tolist() == picked.tolist()
+    assert (stamps - startup).tolist() == _done_picked(spec, sched.completion).tolist()
     assert sums.view(np.uint32).tolist() == sched.sums.view(np.uint32).tolist()
 
 
@@ -47,7 +55,7 @@ def test_wse2_chain_matches_the_model_and_the_engine() -> None:
     sched = chain_schedule(wse2, 512, 256)
     # the near-optimal-reduce paper's chain model B + 6 (P - 1) from the op's start to the
     # cycle after its last element
-    start = max(1, wse2.timing.task_startup_cycles + wse2.timing.op_startup_cycles)
+    start = op_start_cycle(wse2)
     assert sched.cycles + 1 - start == 256 + 6 * 511
     assert sched.hops == 511 * 256
     assert not sched.order_dependent
@@ -80,11 +88,7 @@ def _delayed_chain_on_engine(spec, B: int, delays: list[int], data: np.ndarray):
         cin, cout = chain_colors(x, P, (0, 1))
         lay.set_tile_code(x, 0, _delayed_program, B=B, cin=cin, cout=cout, delay=delays[x])
     row_chain_routes(lay, P, 1, (0, 1))
-    eng = Engine(lay.compile())
-    load_region(eng, "a", data[None])
-    eng.run()
-    idx, _ = eng.region_indices(TS, 0, 0, P, 1)
-    return eng.state.mem32[idx.reshape(P, 2)][:, 1].astype(np.int64), eng.read_symbol(P - 1, 0, "a")
+    return _run_chain(Engine(lay.compile()), data)
 
 
 @pytest.mark.parametrize("delays", [[0, 0, 0, 0, 0, 80], [0, 0, 50, 0, 9, 30], [40, 0, 0, 0, 0, 0]])
@@ -94,7 +98,7 @@ def test_late_consumers_back_pressure_is_scheduled_exactly(delays) -> None:
     spec = arch_mod.custom_mesh(len(delays), 1, **{"router.buffer_depth": 1})
     P, B = len(delays), 40
     startup = spec.timing.task_startup_cycles
-    begin = np.array(delays) + max(1, startup + spec.timing.op_startup_cycles)
+    begin = np.array(delays) + op_start_cycle(spec)
     data = np.random.default_rng(3).standard_normal((P, B)).astype(np.float32)
     sched = chain_schedule(spec, P, B, data=data, start=begin)
     roomy = arch_mod.custom_mesh(P, 1, **{"pe.input_queue_depth": 99, "pe.output_queue_depth": 99})
@@ -102,7 +106,7 @@ def test_late_consumers_back_pressure_is_scheduled_exactly(delays) -> None:
     stalled = (sched.completion > unblocked).any()
     assert stalled == (delays[0] == 0)  # a late first PE delays the stream but stalls nobody
     stamps, sums = _delayed_chain_on_engine(spec, B, delays, data)
-    picked = np.maximum(sched.completion, np.array(delays) + startup + 1)
+    picked = _done_picked(spec, sched.completion, spent=delays)
     assert (stamps - startup).tolist() == picked.tolist()
     assert sums.view(np.uint32).tolist() == sched.sums.view(np.uint32).tolist()
 
@@ -128,12 +132,12 @@ def test_schedule_equals_the_engine(P, B, hop, ramp, depth, iq, oq, task, op, se
            "pe.output_queue_depth": oq, "timing.task_startup_cycles": task,
            "timing.op_startup_cycles": op},
     )  # fmt: skip
-    if chain_schedule(spec, P, B).order_dependent:
+    sched = chain_schedule(spec, P, B)
+    if sched.order_dependent:
         # the engine's cycle then depends on its router visit order; the recursion takes the
         # later one, so it can only be late, and by at most a cycle per element
-        data = np.ones((P, B), np.float32)
-        stamps, _ = _engine_chain(spec, P, B, data)
-        late = np.maximum(chain_schedule(spec, P, B).completion, task + 1) - (stamps - task)
+        stamps, _ = _engine_chain(spec, P, B, np.ones((P, B), np.float32))
+        late = _done_picked(spec, sched.completion) - (stamps - task)
         assert (late >= 0).all() and (late <= B).all()
         return
     _same_as_engine(spec, P, B, seed)

@@ -41,7 +41,7 @@ import numpy as np
 
 from waferscale.fabric.state import capacities
 
-__all__ = ["ChainSchedule", "chain_schedule"]
+__all__ = ["ChainSchedule", "chain_schedule", "op_start_cycle"]
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,14 @@ class ChainSchedule:
         return int(self.completion[-1])
 
 
+def op_start_cycle(arch, picked: int = 0) -> int:
+    """The first cycle at which an op may process an element when the task that issues it first
+    thing is picked at cycle ``picked``: ``task_startup_cycles + op_startup_cycles`` later, and
+    at least one cycle later (the picker runs after the ops within a cycle)."""
+    t = arch.timing
+    return picked + max(1, t.task_startup_cycles + t.op_startup_cycles)
+
+
 def chain_schedule(
     arch,
     P: int,
@@ -78,10 +86,8 @@ def chain_schedule(
     own and forwards, the last one keeps the sum).
 
     ``data`` (``P`` x ``B`` float32) gives the sums too. ``start``: the first cycle at which the
-    PEs' ops may process an element (one for all, or one per PE); by default that of a task
-    picked at cycle 0 that issues the op first (``task_startup_cycles + op_startup_cycles``, and
-    at least 1: the picker runs after the ops in a cycle, so an op issued by a task picked at
-    ``t`` moves from ``t + 1`` on).
+    PEs' ops may process an element (one for all, or one per PE); by default
+    :func:`op_start_cycle` of a task picked at cycle 0.
     """
     if not isinstance(P, int | np.integer) or P < 2:
         raise ValueError(f"chain_schedule: P={P!r}; a chain needs at least 2 PEs")
@@ -89,7 +95,7 @@ def chain_schedule(
         raise ValueError(f"chain_schedule: B={B!r}; give at least one word per PE")
     t = arch.timing
     if start is None:
-        start = max(1, t.task_startup_cycles + t.op_startup_cycles)
+        start = op_start_cycle(arch)
     starts = np.broadcast_to(np.asarray(start, dtype=np.int64), (P,)).copy()
     if data is None:
         values = np.zeros((1, 1), np.float32)
