@@ -175,3 +175,39 @@ def span(eng: Engine, pes: Sequence[tuple[int, int]]) -> int:
     """max(end) - min(start) over the ``t`` arrays of ``pes`` (the SDK examples' runtime)."""
     ts = np.array([eng.read_symbol(x, y, "t") for x, y in pes], np.int64)
     return int(ts[:, 1].max() - ts[:, 0].min())
+
+
+def _late_chain_pe(c, *, B: int, cin, cout, delay: int) -> None:
+    """A chain PE whose op starts ``delay`` cycles of scalar work after its task; its ``done``
+    task stamps ``ts[1]``. Static tasks."""
+    from waferscale.demos._common import TS
+    from waferscale.kernels._patterns import chain_step
+
+    a = c.array("a", "f32", B, export=True)
+    ts = c.array(TS, "u32", 2, export=True)
+    mem = mem1d_dsd(a, B)
+
+    def main(pe):
+        pe.spend(delay)
+        chain_step(pe, "fadds", mem, B, cin, cout, async_=True, activate=done)
+
+    def done(pe):
+        pe.store_timestamp(ts, 1)
+
+    c.bind_local_task(main, 8, static=True)
+    c.bind_local_task(done, 10, static=True)
+    c.activate(8)
+
+
+def late_chain_layout(spec, B: int, delays: Sequence[int]) -> Layout:
+    """A row chain reduce of ``B`` f32 per PE whose PE ``x`` starts ``delays[x]`` cycles late:
+    late consumers fill the queues before them, so the room rules bind."""
+    from waferscale.kernels._patterns import chain_colors, row_chain_routes
+
+    P = len(delays)
+    lay = Layout(P, 1, arch=spec, name="late_chain")
+    for x in range(P):
+        cin, cout = chain_colors(x, P, (0, 1))
+        lay.set_tile_code(x, 0, _late_chain_pe, B=B, cin=cin, cout=cout, delay=delays[x])
+    row_chain_routes(lay, P, 1, (0, 1))
+    return lay

@@ -11,8 +11,10 @@ import waferscale.fabric._issue as issue
 import waferscale.fabric._kernel as kernel
 import waferscale.fabric._memaccess as memaccess
 import waferscale.fabric._memops as memops
+import waferscale.fabric._script as script
+import waferscale.fabric._stream as stream
 
-COMPILED_MODULES = (kernel, memaccess, memops, issue)
+COMPILED_MODULES = (kernel, memaccess, memops, issue, script, stream)
 
 
 def _jitted_functions(tree: ast.Module) -> list[ast.FunctionDef]:
@@ -55,7 +57,11 @@ def test_every_variable_index_of_compiled_code_is_unsigned(module):
 def test_the_kernel_functions_are_checked():
     functions = _jitted_functions(ast.parse(Path(kernel.__file__).read_text()))
     names = {f.name for f in functions}
-    assert {"run_cycles", "_pop", "_ctz", "_filter_pass", "_replay", "_can_replay"} <= names
+    assert {"run_cycles", "_pop", "_ctz", "_filter_pass"} <= names
+    for module, expected in ((script, {"replay_script", "can_replay"}),
+                             (stream, {"stream_window", "_commit_component"})):  # fmt: skip
+        found = {f.name for f in _jitted_functions(ast.parse(Path(module.__file__).read_text()))}
+        assert expected <= found
 
 
 def test_the_rule_catches_a_signed_index():

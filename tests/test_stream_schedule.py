@@ -11,13 +11,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from _programs import late_chain_layout
 from waferscale import arch as arch_mod
 from waferscale.demos import chain_reduce_1d
 from waferscale.demos._common import TS, load_region, read_region
 from waferscale.fabric import Engine
 from waferscale.fabric.schedule import chain_schedule, op_start_cycle
-from waferscale.kernels._patterns import chain_colors, chain_step, row_chain_routes
-from waferscale.program import Layout, mem1d_dsd
 
 
 def _run_chain(eng: Engine, data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -63,32 +62,8 @@ def test_wse2_chain_matches_the_model_and_the_engine() -> None:
     _same_as_engine(wse2, 16, 40, 0)
 
 
-def _delayed_program(c, *, B: int, cin, cout, delay: int) -> None:
-    """A chain PE whose op starts ``delay`` cycles of scalar work after its task."""
-    a = c.array("a", "f32", B, export=True)
-    ts = c.array(TS, "u32", 2, export=True)
-    mem = mem1d_dsd(a, B)
-
-    def main(pe):
-        pe.spend(delay)
-        chain_step(pe, "fadds", mem, B, cin, cout, async_=True, activate=done)
-
-    def done(pe):
-        pe.store_timestamp(ts, 1)
-
-    c.bind_local_task(main, 8, static=True)
-    c.bind_local_task(done, 10, static=True)
-    c.activate(8)
-
-
 def _delayed_chain_on_engine(spec, B: int, delays: list[int], data: np.ndarray):
-    P = len(delays)
-    lay = Layout(P, 1, arch=spec, name="delayed_chain")
-    for x in range(P):
-        cin, cout = chain_colors(x, P, (0, 1))
-        lay.set_tile_code(x, 0, _delayed_program, B=B, cin=cin, cout=cout, delay=delays[x])
-    row_chain_routes(lay, P, 1, (0, 1))
-    return _run_chain(Engine(lay.compile()), data)
+    return _run_chain(Engine(late_chain_layout(spec, B, delays).compile()), data)
 
 
 @pytest.mark.parametrize("delays", [[0, 0, 0, 0, 0, 80], [0, 0, 50, 0, 9, 30], [40, 0, 0, 0, 0, 0]])

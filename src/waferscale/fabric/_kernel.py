@@ -21,7 +21,6 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from ._issue import issue_op
 from ._layout_consts import (
     CE_IDLE,
     CE_RUNNING,
@@ -124,24 +123,44 @@ from ._layout_consts import (
     W_TASK,
 )
 from ._memaccess import _u, read_mem, write_mem
-from ._memops import MP_SCALAR, memory_op_row
 from ._numerics import apply_elem, trailing_zeros
+from ._params import (  # noqa: F401  (N_PARAMS and the rest re-exported for FabricState)
+    N_PARAMS,
+    P_AUTO_SLOTS,
+    P_COLORS,
+    P_HOP,
+    P_ICAP,
+    P_OCAP,
+    P_OP_STARTUP,
+    P_RAMP,
+    P_RCAP,
+    P_REPLAY,
+    P_STREAM,
+    P_STREAM_WINDOW,
+    P_TASK_STARTUP,
+    P_TS_BITS,
+    P_TURN,
+    P_WATCHDOG,
+    P_WORK_MAX,
+)
+from ._script import (  # noqa: F401  (the record layout re-exported for FabricState)
+    A_ACTIVATE,
+    A_BLOCK,
+    A_ISSUE,
+    A_MEM,
+    A_SPEND,
+    A_STAMP16X3,
+    A_STAMP32,
+    A_UNBLOCK,
+    ACTION_WORDS,
+    can_replay,
+    replay_script,
+)
+from ._stream import SR_CYCLE, SR_LAST_EVENT, SR_STATUS, WINDOW_NONE, WINDOW_QUIET, stream_window
 
 NEVER = np.int64(1) << np.int64(62)
 
-# params[] layout (filled by FabricState.params()).
-P_HOP, P_RAMP, P_RCAP, P_ICAP, P_OCAP, P_WATCHDOG, P_COLORS, P_WORK_MAX = 0, 1, 2, 3, 4, 5, 6, 7
-P_TURN = 8
-# static tasks replayed in the loop: on/off, and the costs the Python path would charge
-P_REPLAY, P_TASK_STARTUP, P_OP_STARTUP, P_AUTO_SLOTS, P_TS_BITS = 9, 10, 11, 12, 13
-N_PARAMS = 14
 
-# A static task's record (``FabricState.add_script``): at ``prog_script[program, task]`` the
-# number of actions and of streaming ops, then 4 words per action (kind and 3 arguments).
-(A_MEM, A_ISSUE, A_ACTIVATE, A_BLOCK, A_UNBLOCK, A_SPEND, A_STAMP32,
- A_STAMP16X3) = range(1, 9)  # fmt: skip
-SCRIPT_HEADER = 2
-ACTION_WORDS = 4
 
 # clock[] layout.
 C_NOW, C_LAST_PROGRESS, C_STALL_SINCE = 0, 1, 2
@@ -293,78 +312,6 @@ def _wake_op(o, ops, act_o, act_o_n, in_o):
         _list_add(act_o, act_o_n, in_o, o)
 
 
-@nb.njit(**_INLINE)
-def _can_replay(script, sc, p, slot_op, op_free_n, auto_slots):
-    """Would every streaming op of the record at ``sc`` find a pool row and a slot on PE
-    ``p`` now? (If not, the task runs in Python, which grows the pool or reports the slot.)"""
-    if op_free_n[0] < script[_u(sc + 1)]:
-        return False
-    if script[_u(sc + 1)] == 0:
-        return True  # memory ops and task control only: nothing to take
-    taken = np.int64(0)
-    for k in range(script[_u(sc)]):
-        a = sc + SCRIPT_HEADER + k * ACTION_WORDS
-        if script[_u(a)] != A_ISSUE:
-            continue
-        slot = script[_u(a + 2)]
-        if slot < 0:
-            for q in range(auto_slots):
-                if slot_op[_u(p), _u(q)] < 0 and ((taken >> q) & 1) == 0:
-                    slot = q
-                    break
-            if slot < 0:
-                return False
-        elif slot_op[_u(p), _u(slot)] >= 0 or ((taken >> slot) & 1) != 0:
-            return False
-        taken |= np.int64(1) << slot
-    return True
-
-
-@nb.njit(**_INLINE)
-def _replay(
-    script, sc, p, t, tpl, mprm, mem32, mem16, mem_base, fifo_first, ops, slot_op, op_free,
-    op_free_n, act_o, act_o_n, in_o, t_active, t_blocked, params,
-):  # fmt: skip
-    """Run a static task's record on PE ``p`` started at cycle ``t``, charging the cycles the
-    Python path charges (task startup, each memory op's cycles, 1 per streaming op issued,
-    ``spend``); returns the cycle the task ends."""
-    cursor = t + params[P_TASK_STARTUP]
-    base = mem_base[_u(p)]
-    ts_mask = (np.int64(1) << params[P_TS_BITS]) - 1
-    for k in range(script[_u(sc)]):
-        a = sc + SCRIPT_HEADER + k * ACTION_WORDS
-        kind = script[_u(a)]
-        x = script[_u(a + 1)]
-        y = script[_u(a + 2)]
-        if kind == A_MEM:
-            z = script[_u(a + 3)]
-            if z != 0:  # the scalar is read from memory at issue: (byte offset << 3) | width
-                mprm[_u(x), MP_SCALAR] = read_mem(mem32, mem16, base + (z >> 3), z & 7)
-            memory_op_row(mem32, mem16, mprm[_u(x)], base)
-            cursor += y
-        elif kind == A_ISSUE:
-            issue_op(
-                tpl[_u(x)], p, y, params[P_AUTO_SLOTS], cursor, params[P_OP_STARTUP], base,
-                fifo_first[_u(p)], ops, slot_op, op_free, op_free_n, act_o, act_o_n, in_o,
-            )  # fmt: skip
-            cursor += 1
-        elif kind == A_ACTIVATE:
-            t_active[_u(p)] |= np.int64(1) << x
-        elif kind == A_BLOCK:
-            t_blocked[_u(p)] |= np.int64(1) << x
-        elif kind == A_UNBLOCK:
-            t_blocked[_u(p)] &= ~(np.int64(1) << x)
-        elif kind == A_SPEND:
-            cursor += x
-        elif kind == A_STAMP32:
-            mem32[_u((base + x) >> 2)] = np.uint32((cursor & ts_mask) & 0xFFFFFFFF)
-        elif kind == A_STAMP16X3:
-            stamp = cursor & ts_mask
-            for w in range(3):
-                mem16[_u(((base + x) >> 1) + w)] = np.uint16((stamp >> (16 * w)) & 0xFFFF)
-    return cursor
-
-
 @nb.njit(**_JIT)
 def run_cycles(
     nbr,
@@ -384,6 +331,7 @@ def run_cycles(
     r_from,
     r_head,
     r_count,
+    r_popt,
     r_mask,
     rr,
     i_data,
@@ -445,6 +393,8 @@ def run_cycles(
     mprm,
     mem_base,
     fifo_first,
+    stream_map,
+    stream_res,
     params,
     clock,
     t_limit,
@@ -464,12 +414,45 @@ def run_cycles(
     work_n[0] = 0
     pend = np.empty((64, 3), np.int64)  # switch positions to apply after the router pass
     pend_n = np.zeros(1, np.int64)
+    stream_on = params[P_STREAM] != 0 and not tracing
+    stream_next = t
 
     while True:
         if t >= t_limit:
             clock[C_NOW] = t
             clock[C_LAST_PROGRESS] = last_progress
             return EXIT_LIMIT
+        if stream_on and t >= stream_next and act_c_n[0] == 0 and act_o_n[0] > 0:
+            hosted = 0
+            for k in range(inj.shape[0]):
+                hosted += inj[_u(k), H_ACTIVE]
+            for k in range(drn.shape[0]):
+                hosted += drn[_u(k), H_ACTIVE]
+            if hosted == 0:
+                stream_window(
+                    t, t_limit, nbr, route_rx, route_tx, route_pos, torn, swap, filt_mask,
+                    r_data, r_ctrl, r_ready, r_from, r_head, r_count, r_mask, rr,
+                    i_data, i_ctrl, i_ready, i_head, i_count, i_mask, i_wait, i_nctrl,
+                    o_data, o_ctrl, o_ready, o_head, o_count, o_mask, o_wait, o_host,
+                    t_active, t_blocked, t_local, t_dmask, ce_state, ce_busy,
+                    ops, slot_op, op_free, op_free_n, mem32, mem16,
+                    act_r, act_r_n, in_r, act_o, act_o_n, in_o, act_c, act_c_n, in_c,
+                    link_out, prof, stats, code_of, prog_script, script, tpl, mprm, mem_base,
+                    fifo_first, params, stream_map, stream_res,
+                )  # fmt: skip
+                status = stream_res[SR_STATUS]
+                if status == WINDOW_NONE:
+                    stream_next = stream_res[SR_CYCLE]
+                else:
+                    if stream_res[SR_LAST_EVENT] > last_progress:
+                        last_progress = stream_res[SR_LAST_EVENT]
+                    t = stream_res[SR_CYCLE]
+                    if status == WINDOW_QUIET:
+                        clock[C_NOW] = t
+                        clock[C_LAST_PROGRESS] = last_progress
+                        return EXIT_QUIET
+                    stream_next = t
+                    continue
         progress = False
         host_done = False
         next_time = NEVER
@@ -796,6 +779,7 @@ def run_cycles(
                                     ctrl,
                                 )  # fmt: skip
                             _pop(r_head, r_count, r_mask, c, p, rcap)
+                            r_popt[_u(c), _u(p)] = (t & 0x3FFFFFFF) + 1
                             if filtered:
                                 _filter_count(filt, p, c, ctrl)
                             if ctrl != 0:
@@ -828,12 +812,18 @@ def run_cycles(
                             oc = c ^ 1 if swapped and port >= 2 else c
                             # N<->S and E<->W are 0<->1 and 2<->3: the opposite port is port ^ 1
                             rx = route_rx[_u(oc), _u(q), _u(route_pos[_u(oc), _u(q)])]
-                            if ((rx >> (port ^ 1)) & 1) == 0 or r_count[_u(oc), _u(q)] >= rcap:
+                            # A slot freed this cycle is taken from the next one on, whichever
+                            # router the pass visits first (decision 0004, step 1).
+                            held = r_count[_u(oc), _u(q)]
+                            if r_popt[_u(oc), _u(q)] == (t & 0x3FFFFFFF) + 1:
+                                held += 1
+                            if ((rx >> (port ^ 1)) & 1) == 0 or held >= rcap:
                                 ok = False
                                 break
                     if not ok:
                         continue
                     _pop(r_head, r_count, r_mask, c, p, rcap)
+                    r_popt[_u(c), _u(p)] = (t & 0x3FFFFFFF) + 1
                     used |= tx
                     if first_grant < 0:
                         first_grant = c
@@ -1070,10 +1060,10 @@ def run_cycles(
             if (t_local[_u(p)] & bit) != 0:
                 t_active[_u(p)] &= ~bit
                 sc = prog_script[_u(code_of[_u(p)]), _u(tid)] if params[P_REPLAY] != 0 else -1
-                if sc >= 0 and _can_replay(
+                if sc >= 0 and can_replay(
                     script, sc, p, slot_op, op_free_n, params[P_AUTO_SLOTS]
                 ):
-                    end = _replay(
+                    end = replay_script(
                         script, sc, p, t, tpl, mprm, mem32, mem16, mem_base, fifo_first, ops,
                         slot_op, op_free, op_free_n, act_o, act_o_n, in_o, t_active, t_blocked,
                         params,

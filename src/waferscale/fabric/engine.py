@@ -28,7 +28,7 @@ from ..program.layout import CompiledLayout
 from ..program.types import f32, u32
 from . import _kernel
 from . import trace as _trace
-from ._kernel import P_REPLAY
+from ._kernel import P_REPLAY, P_STREAM
 from ._layout_consts import (
     CE_IDLE,
     EXIT_LIMIT,
@@ -141,6 +141,11 @@ class Engine:
         self._load_fifos()
         s.set_programs(self.code_of, len(self.codes), self.mem_base, self.fifo_first)
         self._static_recorded = False  # static tasks are recorded when the first run starts
+        #: Run stretches where the machine only streams as schedules (decision 0004): the
+        #: same cycles, memory, statistics, profile and link counters as stepping them (the
+        #: visit counters ``cycles_stepped`` and the like differ). Off by default: on this VM
+        #: it is still slower per element than the cycle loop (BENCHMARKS.md, 2026-11-22).
+        self.stream_fast_path = False
 
         self._typed_views: dict[np.dtype, np.ndarray] = {}
         self.cmd_blocked = np.zeros(n, bool)  # launched function not yet complete
@@ -438,6 +443,7 @@ class Engine:
             if self._until is not None and self._until():
                 return "until"
             s.params[P_REPLAY] = self.trace is None and not self._task_breaks
+            s.params[P_STREAM] = self.stream_fast_path and self.trace is None
             code = _kernel.run_cycles(*s.kernel_args(), self._limit)
             self._now = int(s.clock[0])
             if self.trace is not None:

@@ -33,6 +33,8 @@ from ._kernel import (
     P_RAMP,
     P_RCAP,
     P_REPLAY,
+    P_STREAM,
+    P_STREAM_WINDOW,
     P_TASK_STARTUP,
     P_TS_BITS,
     P_TURN,
@@ -51,6 +53,7 @@ from ._layout_consts import (
     PORT_DY,
 )
 from ._memops import N_MP
+from ._stream import N_SR as N_STREAM_RESULT
 
 TASK_IDS = 64  # task-id space per PE (WSE-2/3: control ids reach 63)
 
@@ -140,6 +143,7 @@ class FabricState:
         self.r_from = router["from"]  # arrival port
         self.r_head = router["head"]
         self.r_count = router["count"]
+        self.r_popt = router["wait"]  # low 31 bits of the cycle of the last pop, + 1
         self.r_mask = flags["r_mask"]
         self.rr = flags["rr"]
 
@@ -224,6 +228,12 @@ class FabricState:
         self.params[P_OP_STARTUP] = t.op_startup_cycles
         self.params[P_AUTO_SLOTS] = arch.pe.microthreads
         self.params[P_TS_BITS] = t.cycle_counter_bits
+        self.params[P_STREAM] = 0  # Engine.stream_fast_path sets it per run
+        self.params[P_STREAM_WINDOW] = 256
+        # the stream fast path's (buffer kind, color, PE) -> buffer map; zero between windows,
+        # so its pages stay untouched where no stream runs
+        self.stream_map = z((3, nc, n), np.int32)
+        self.stream_res = z(N_STREAM_RESULT, np.int64)
         self.clock = z(3, np.int64)
         # Static tasks replayed by the cycle loop (see add_script); the engine sets the
         # program of each PE and where its memory and FIFOs start (set_programs).
@@ -358,6 +368,7 @@ class FabricState:
             self.r_from,
             self.r_head,
             self.r_count,
+            self.r_popt,
             self.r_mask,
             self.rr,
             self.i_data,
@@ -419,6 +430,8 @@ class FabricState:
             self.mprm,
             self.mem_base,
             self.fifo_first,
+            self.stream_map,
+            self.stream_res,
             self.params,
             self.clock,
         )

@@ -1,0 +1,96 @@
+"""Static tasks' records and their replay inside the compiled code.
+
+A static task is recorded once per program (``FabricState.add_script``) and replayed by the
+cycle loop's picker and by the stream fast path, which charge the cycles the Python path would.
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+from ._issue import issue_op
+from ._memaccess import _u, read_mem
+from ._memops import MP_SCALAR, memory_op_row
+from ._params import P_AUTO_SLOTS, P_OP_STARTUP, P_TASK_STARTUP, P_TS_BITS
+
+# A static task's record (``FabricState.add_script``): at ``prog_script[program, task]`` the
+# number of actions and of streaming ops, then 4 words per action (kind and 3 arguments).
+(A_MEM, A_ISSUE, A_ACTIVATE, A_BLOCK, A_UNBLOCK, A_SPEND, A_STAMP32,
+ A_STAMP16X3) = range(1, 9)  # fmt: skip
+SCRIPT_HEADER = 2
+ACTION_WORDS = 4
+
+_INLINE = {"cache": True, "nogil": True, "boundscheck": False, "forceinline": True}
+
+
+@nb.njit(**_INLINE)
+def can_replay(script, sc, p, slot_op, op_free_n, auto_slots):
+    """Would every streaming op of the record at ``sc`` find a pool row and a slot on PE
+    ``p`` now? (If not, the task runs in Python, which grows the pool or reports the slot.)"""
+    if op_free_n[0] < script[_u(sc + 1)]:
+        return False
+    if script[_u(sc + 1)] == 0:
+        return True  # memory ops and task control only: nothing to take
+    taken = np.int64(0)
+    for k in range(script[_u(sc)]):
+        a = sc + SCRIPT_HEADER + k * ACTION_WORDS
+        if script[_u(a)] != A_ISSUE:
+            continue
+        slot = script[_u(a + 2)]
+        if slot < 0:
+            for q in range(auto_slots):
+                if slot_op[_u(p), _u(q)] < 0 and ((taken >> q) & 1) == 0:
+                    slot = q
+                    break
+            if slot < 0:
+                return False
+        elif slot_op[_u(p), _u(slot)] >= 0 or ((taken >> slot) & 1) != 0:
+            return False
+        taken |= np.int64(1) << slot
+    return True
+
+
+@nb.njit(**_INLINE)
+def replay_script(
+    script, sc, p, t, tpl, mprm, mem32, mem16, mem_base, fifo_first, ops, slot_op, op_free,
+    op_free_n, act_o, act_o_n, in_o, t_active, t_blocked, params,
+):  # fmt: skip
+    """Run a static task's record on PE ``p`` started at cycle ``t``, charging the cycles the
+    Python path charges (task startup, each memory op's cycles, 1 per streaming op issued,
+    ``spend``); returns the cycle the task ends."""
+    cursor = t + params[P_TASK_STARTUP]
+    base = mem_base[_u(p)]
+    ts_mask = (np.int64(1) << params[P_TS_BITS]) - 1
+    for k in range(script[_u(sc)]):
+        a = sc + SCRIPT_HEADER + k * ACTION_WORDS
+        kind = script[_u(a)]
+        x = script[_u(a + 1)]
+        y = script[_u(a + 2)]
+        if kind == A_MEM:
+            z = script[_u(a + 3)]
+            if z != 0:  # the scalar is read from memory at issue: (byte offset << 3) | width
+                mprm[_u(x), MP_SCALAR] = read_mem(mem32, mem16, base + (z >> 3), z & 7)
+            memory_op_row(mem32, mem16, mprm[_u(x)], base)
+            cursor += y
+        elif kind == A_ISSUE:
+            issue_op(
+                tpl[_u(x)], p, y, params[P_AUTO_SLOTS], cursor, params[P_OP_STARTUP], base,
+                fifo_first[_u(p)], ops, slot_op, op_free, op_free_n, act_o, act_o_n, in_o,
+            )  # fmt: skip
+            cursor += 1
+        elif kind == A_ACTIVATE:
+            t_active[_u(p)] |= np.int64(1) << x
+        elif kind == A_BLOCK:
+            t_blocked[_u(p)] |= np.int64(1) << x
+        elif kind == A_UNBLOCK:
+            t_blocked[_u(p)] &= ~(np.int64(1) << x)
+        elif kind == A_SPEND:
+            cursor += x
+        elif kind == A_STAMP32:
+            mem32[_u((base + x) >> 2)] = np.uint32((cursor & ts_mask) & 0xFFFFFFFF)
+        elif kind == A_STAMP16X3:
+            stamp = cursor & ts_mask
+            for w in range(3):
+                mem16[_u(((base + x) >> 1) + w)] = np.uint16((stamp >> (16 * w)) & 0xFFFF)
+    return cursor

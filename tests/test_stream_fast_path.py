@@ -1,0 +1,141 @@
+"""The stream fast path (decision 0004) against the cycle loop: the same cycles, memory, stats,
+profile, link counters and router state, on the demos and on random chains; and the router room
+rule it rests on (step 1), which makes a run independent of the order the loop visits routers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from _programs import late_chain_layout
+from waferscale import arch as arch_mod
+from waferscale.demos import broadcast_1d, chain_reduce_1d, chain_reduce_2d, gemv
+from waferscale.demos._common import load_region
+from waferscale.demos.collectives import sync_chain_row
+from waferscale.fabric import Engine
+
+# what the loop counts of its own work (visits), which the fast path does not do
+VISIT_COUNTERS = ("cycles_stepped",)
+COMPARED_STATE = ("mem32", "prof", "link_out", "rr", "ce_busy", "t_active", "t_blocked",
+                  "r_count", "i_count", "o_count", "r_mask", "i_mask", "o_mask")  # fmt: skip
+
+
+def _outcome(eng: Engine) -> dict:
+    s = eng.state
+    stats = {k: v for k, v in eng.stats().items() if k not in VISIT_COUNTERS}
+    out = {"cycle": eng.now, "stats": stats}
+    out.update({name: getattr(s, name).copy() for name in COMPARED_STATE})
+    return out
+
+
+def _assert_same(a: dict, b: dict) -> None:
+    assert a["cycle"] == b["cycle"]
+    assert a["stats"] == b["stats"]
+    for name in COMPARED_STATE:
+        np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+
+
+def _both(make_engine, prepare=None) -> tuple[dict, dict, Engine]:
+    results = []
+    for fast in (False, True):
+        eng = make_engine()
+        eng.stream_fast_path = fast
+        if prepare is not None:
+            prepare(eng)
+        eng.run()
+        results.append((_outcome(eng), eng))
+    return results[0][0], results[1][0], results[1][1]
+
+
+@pytest.mark.parametrize(
+    "workload",
+    [
+        lambda: chain_reduce_1d(40, 24),
+        lambda: chain_reduce_2d(9, 7, 13),
+        lambda: broadcast_1d(30, 20),
+        lambda: gemv(64, 64, 4, 4),
+    ],
+    ids=["chain-1d", "chain-2d", "broadcast", "gemv"],
+)
+def test_demos_are_the_same_with_the_fast_path(workload) -> None:
+    wl = workload()
+    slow, fast, eng = _both(wl.new_engine)
+    _assert_same(slow, fast)
+    assert wl.check(eng).ok  # and the result equals numpy's
+
+
+def test_the_fast_path_takes_the_chain_in_windows() -> None:
+    # the evidence that it ran: a chain of 3,324 cycles is stepped for a handful of them
+    wl = chain_reduce_1d(512, 256)
+    slow, fast, eng = _both(wl.new_engine)
+    _assert_same(slow, fast)
+    assert slow["cycle"] == 3324
+    assert eng.stats()["cycles_stepped"] < 20
+
+
+def test_synchronous_chains_and_python_tasks_leave_it_to_the_loop() -> None:
+    # completions that resume a Python task end each window before them: still the same
+    lay = sync_chain_row(12, 10)
+    slow, fast, _ = _both(lambda: Engine(lay.compile()))
+    _assert_same(slow, fast)
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    delays=st.lists(st.integers(0, 60), min_size=2, max_size=8),
+    B=st.integers(1, 30),
+    hop=st.integers(1, 3),
+    ramp=st.integers(1, 4),
+    depth=st.integers(1, 3),
+    iq=st.integers(1, 5),
+    oq=st.integers(1, 5),
+    task=st.integers(0, 3),
+    window=st.sampled_from([8, 13, 64, 256]),
+    seed=st.integers(0, 2**16),
+)
+def test_random_chains_are_the_same_with_the_fast_path(
+    delays, B, hop, ramp, depth, iq, oq, task, window, seed
+) -> None:
+    from waferscale.fabric._params import P_STREAM_WINDOW
+
+    spec = arch_mod.custom_mesh(
+        len(delays), 1,
+        **{"timing.hop_latency_cycles": hop, "timing.ramp_latency_cycles": ramp,
+           "router.buffer_depth": depth, "pe.input_queue_depth": iq,
+           "pe.output_queue_depth": oq, "timing.task_startup_cycles": task},
+    )  # fmt: skip
+    lay = late_chain_layout(spec, B, delays)
+    data = np.random.default_rng(seed).standard_normal((len(delays), B)).astype(np.float32)
+
+    def prepare(eng: Engine) -> None:
+        eng.state.params[P_STREAM_WINDOW] = window
+        load_region(eng, "a", data[None])
+
+    slow, fast, _ = _both(lambda: Engine(lay.compile()), prepare)
+    _assert_same(slow, fast)
+
+
+@pytest.mark.parametrize("delays", [[0, 0, 0, 0, 0, 80], [0, 0, 50, 0, 9, 30]])
+@pytest.mark.parametrize("pause", [30, 61, 97])
+def test_router_visit_order_does_not_change_a_run(delays, pause) -> None:
+    # Late consumers fill the router buffers, so slots are freed and wanted in the same cycles.
+    # Reversing the loop's router list mid-run must not change anything (decision 0004, step 1:
+    # a slot freed in a cycle is taken from the next one on, whoever the loop visits first).
+    spec = arch_mod.custom_mesh(len(delays), 1, **{"router.buffer_depth": 1})
+    lay = late_chain_layout(spec, 40, delays)
+    data = np.random.default_rng(5).standard_normal((len(delays), 40)).astype(np.float32)
+    outcomes = []
+    for reverse in (False, True):
+        eng = Engine(lay.compile())
+        load_region(eng, "a", data[None])
+        eng.run(max_cycles=pause)
+        s = eng.state
+        n = int(s.act_r_n[0])
+        assert n >= 3, "the pause should find several routers busy"
+        if reverse:
+            s.act_r[:n] = s.act_r[:n][::-1].copy()
+        eng.run()
+        outcomes.append(_outcome(eng))
+    _assert_same(*outcomes)
