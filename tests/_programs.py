@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+from hypothesis import strategies as st
 
 from waferscale.fabric import Engine
 from waferscale.program import Layout, fabin_dsd, fabout_dsd, mem1d_dsd
@@ -211,3 +212,28 @@ def late_chain_layout(spec, B: int, delays: Sequence[int]) -> Layout:
         lay.set_tile_code(x, 0, _late_chain_pe, B=B, cin=cin, cout=cout, delay=delays[x])
     row_chain_routes(lay, P, 1, (0, 1))
     return lay
+
+
+# the timing parameters the stream tests draw (hypothesis strategies, by keyword)
+TIMING_DRAWS = {
+    "hop": st.integers(1, 3),
+    "ramp": st.integers(1, 4),
+    "depth": st.integers(1, 3),
+    "iq": st.integers(1, 5),
+    "oq": st.integers(1, 5),
+    "task": st.integers(0, 3),
+}
+
+
+def timing_mesh(P: int, *, hop: int, ramp: int, depth: int, iq: int, oq: int, task: int,
+                op: int | None = None):  # fmt: skip
+    """A ``P`` x 1 custom mesh with these hop and ramp latencies, router buffer and CE queue
+    depths, task startup (and op startup, if given)."""
+    from waferscale import arch as arch_mod
+
+    overrides = {"timing.hop_latency_cycles": hop, "timing.ramp_latency_cycles": ramp,
+                 "router.buffer_depth": depth, "pe.input_queue_depth": iq,
+                 "pe.output_queue_depth": oq, "timing.task_startup_cycles": task}  # fmt: skip
+    if op is not None:
+        overrides["timing.op_startup_cycles"] = op
+    return arch_mod.custom_mesh(P, 1, **overrides)

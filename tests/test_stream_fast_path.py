@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from _programs import late_chain_layout
+from _programs import TIMING_DRAWS, late_chain_layout, timing_mesh
 from waferscale import arch as arch_mod
 from waferscale.demos import broadcast_1d, chain_reduce_1d, chain_reduce_2d, gemv
 from waferscale.demos._common import load_region
@@ -86,26 +86,16 @@ def test_synchronous_chains_and_python_tasks_leave_it_to_the_loop() -> None:
 @given(
     delays=st.lists(st.integers(0, 60), min_size=2, max_size=8),
     B=st.integers(1, 30),
-    hop=st.integers(1, 3),
-    ramp=st.integers(1, 4),
-    depth=st.integers(1, 3),
-    iq=st.integers(1, 5),
-    oq=st.integers(1, 5),
-    task=st.integers(0, 3),
     window=st.sampled_from([8, 13, 64, 256]),
     seed=st.integers(0, 2**16),
+    **TIMING_DRAWS,
 )
 def test_random_chains_are_the_same_with_the_fast_path(
     delays, B, hop, ramp, depth, iq, oq, task, window, seed
 ) -> None:
     from waferscale.fabric._params import P_STREAM_WINDOW
 
-    spec = arch_mod.custom_mesh(
-        len(delays), 1,
-        **{"timing.hop_latency_cycles": hop, "timing.ramp_latency_cycles": ramp,
-           "router.buffer_depth": depth, "pe.input_queue_depth": iq,
-           "pe.output_queue_depth": oq, "timing.task_startup_cycles": task},
-    )  # fmt: skip
+    spec = timing_mesh(len(delays), hop=hop, ramp=ramp, depth=depth, iq=iq, oq=oq, task=task)
     lay = late_chain_layout(spec, B, delays)
     data = np.random.default_rng(seed).standard_normal((len(delays), B)).astype(np.float32)
 

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from _programs import late_chain_layout
+from _programs import TIMING_DRAWS, late_chain_layout, timing_mesh
 from waferscale import arch as arch_mod
 from waferscale.demos import chain_reduce_1d
 from waferscale.demos._common import TS, load_region, read_region
@@ -90,23 +90,12 @@ def test_late_consumers_back_pressure_is_scheduled_exactly(delays) -> None:
 @given(
     P=st.integers(2, 9),
     B=st.integers(1, 24),
-    hop=st.integers(1, 3),
-    ramp=st.integers(1, 4),
-    depth=st.integers(1, 3),
-    iq=st.integers(1, 5),
-    oq=st.integers(1, 5),
-    task=st.integers(0, 3),
     op=st.integers(0, 2),
     seed=st.integers(0, 2**16),
+    **TIMING_DRAWS,
 )
 def test_schedule_equals_the_engine(P, B, hop, ramp, depth, iq, oq, task, op, seed) -> None:
-    spec = arch_mod.custom_mesh(
-        max(P, 2), 1,
-        **{"timing.hop_latency_cycles": hop, "timing.ramp_latency_cycles": ramp,
-           "router.buffer_depth": depth, "pe.input_queue_depth": iq,
-           "pe.output_queue_depth": oq, "timing.task_startup_cycles": task,
-           "timing.op_startup_cycles": op},
-    )  # fmt: skip
+    spec = timing_mesh(P, hop=hop, ramp=ramp, depth=depth, iq=iq, oq=oq, task=task, op=op)
     sched = chain_schedule(spec, P, B)
     if sched.order_dependent:
         # the engine's cycle then depends on its router visit order; the recursion takes the

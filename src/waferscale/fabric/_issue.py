@@ -1,4 +1,4 @@
-"""Issuing a streaming op into the kernel's op pool in one compiled call.
+"""Issuing a streaming op into the kernel's op pool in one compiled call, and retiring it.
 
 Taking a free row, choosing a microthread slot, writing the row and putting the op on the
 kernel's active list are a dozen small numpy accesses from Python (about 10 us); done here they
@@ -18,11 +18,16 @@ from ._layout_consts import (
     F_DA,
     F_DK,
     F_ISSUED,
+    F_LEN,
+    F_ON_DONE,
     F_PE,
     F_SLOT,
     F_START,
     K_FIFO,
     K_MEM,
+    ON_RESUME,
+    PR_ASYNC_WAIT,
+    PR_SYNC_WAIT,
 )
 from ._memaccess import _u
 
@@ -69,3 +74,21 @@ def issue_op(
         act_o[_u(act_o_n[0])] = o
         act_o_n[0] += 1
     return o
+
+
+@nb.njit(cache=True, nogil=True, boundscheck=False, forceinline=True)
+def retire_op(o, t, ops, slot_op, op_free, op_free_n, in_o, prof):
+    """Op ``o`` processed its last element at cycle ``t``: free its slot and pool row, and
+    charge the cycles it waited beyond one element per cycle to its PE's profile. (What it
+    activates, unblocks or resumes is the caller's: the loop and the stream fast path differ.)"""
+    p = ops[_u(o), F_PE]
+    in_o[_u(o)] = 0
+    slot_op[_u(p), _u(ops[_u(o), F_SLOT])] = -1
+    waited = t - ops[_u(o), F_START] + 1 - ops[_u(o), F_LEN]
+    if waited > 0:
+        if ops[_u(o), F_ON_DONE] == ON_RESUME:
+            prof[_u(p), PR_SYNC_WAIT] += waited
+        else:
+            prof[_u(p), PR_ASYNC_WAIT] += waited
+    op_free[_u(op_free_n[0])] = o
+    op_free_n[0] += 1

@@ -21,6 +21,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+from ._issue import retire_op
 from ._layout_consts import (
     CE_IDLE,
     CE_RUNNING,
@@ -85,10 +86,7 @@ from ._layout_consts import (
     ON_UNBLOCK,
     POP_ALWAYS,
     POP_NONE,
-    PR_ASYNC_WAIT,
     PR_OP_ELEMENTS,
-    PR_SYNC_WAIT,
-    PR_TASK_BUSY,
     Q_BASE,
     Q_CAP,
     Q_COUNT,
@@ -154,7 +152,7 @@ from ._script import (  # noqa: F401  (the record layout re-exported for FabricS
     A_UNBLOCK,
     ACTION_WORDS,
     can_replay,
-    replay_script,
+    run_static_task,
 )
 from ._stream import SR_CYCLE, SR_LAST_EVENT, SR_STATUS, WINDOW_NONE, WINDOW_QUIET, stream_window
 
@@ -285,6 +283,17 @@ def _filter_count(filt, p, c, ctrl):
     if counts != 0:
         n = filt[_u(c), _u(p), FL_COUNTER] + 1
         filt[_u(c), _u(p), FL_COUNTER] = 0 if n > filt[_u(c), _u(p), FL_MAX] else n
+
+
+@nb.njit(**_INLINE)
+def _host_streams(inj, drn):
+    """How many host memcpy streams (injections and drains) are still running."""
+    n = 0
+    for k in range(inj.shape[0]):
+        n += inj[_u(k), H_ACTIVE]
+    for k in range(drn.shape[0]):
+        n += drn[_u(k), H_ACTIVE]
+    return n
 
 
 @nb.njit(**_INLINE)
@@ -422,37 +431,32 @@ def run_cycles(
             clock[C_NOW] = t
             clock[C_LAST_PROGRESS] = last_progress
             return EXIT_LIMIT
-        if stream_on and t >= stream_next and act_c_n[0] == 0 and act_o_n[0] > 0:
-            hosted = 0
-            for k in range(inj.shape[0]):
-                hosted += inj[_u(k), H_ACTIVE]
-            for k in range(drn.shape[0]):
-                hosted += drn[_u(k), H_ACTIVE]
-            if hosted == 0:
-                stream_window(
-                    t, t_limit, nbr, route_rx, route_tx, route_pos, torn, swap, filt_mask,
-                    r_data, r_ctrl, r_ready, r_from, r_head, r_count, r_mask, rr,
-                    i_data, i_ctrl, i_ready, i_head, i_count, i_mask, i_wait, i_nctrl,
-                    o_data, o_ctrl, o_ready, o_head, o_count, o_mask, o_wait, o_host,
-                    t_active, t_blocked, t_local, t_dmask, ce_state, ce_busy,
-                    ops, slot_op, op_free, op_free_n, mem32, mem16,
-                    act_r, act_r_n, in_r, act_o, act_o_n, in_o, act_c, act_c_n, in_c,
-                    link_out, prof, stats, code_of, prog_script, script, tpl, mprm, mem_base,
-                    fifo_first, params, stream_map, stream_res,
-                )  # fmt: skip
-                status = stream_res[SR_STATUS]
-                if status == WINDOW_NONE:
-                    stream_next = stream_res[SR_CYCLE]
-                else:
-                    if stream_res[SR_LAST_EVENT] > last_progress:
-                        last_progress = stream_res[SR_LAST_EVENT]
-                    t = stream_res[SR_CYCLE]
-                    if status == WINDOW_QUIET:
-                        clock[C_NOW] = t
-                        clock[C_LAST_PROGRESS] = last_progress
-                        return EXIT_QUIET
-                    stream_next = t
-                    continue
+        looking = stream_on and t >= stream_next and act_c_n[0] == 0 and act_o_n[0] > 0
+        if looking and _host_streams(inj, drn) == 0:
+            stream_window(
+                t, t_limit, nbr, route_rx, route_tx, route_pos, torn, swap, filt_mask,
+                r_data, r_ctrl, r_ready, r_from, r_head, r_count, r_mask, rr,
+                i_data, i_ctrl, i_ready, i_head, i_count, i_mask, i_wait, i_nctrl,
+                o_data, o_ctrl, o_ready, o_head, o_count, o_mask, o_wait, o_host,
+                t_active, t_blocked, t_local, t_dmask, ce_state, ce_busy,
+                ops, slot_op, op_free, op_free_n, mem32, mem16,
+                act_r, act_r_n, in_r, act_o, act_o_n, in_o, act_c, act_c_n, in_c,
+                link_out, prof, stats, code_of, prog_script, script, tpl, mprm, mem_base,
+                fifo_first, params, stream_map, stream_res,
+            )  # fmt: skip
+            status = stream_res[SR_STATUS]
+            if status == WINDOW_NONE:
+                stream_next = stream_res[SR_CYCLE]
+            else:
+                if stream_res[SR_LAST_EVENT] > last_progress:
+                    last_progress = stream_res[SR_LAST_EVENT]
+                t = stream_res[SR_CYCLE]
+                if status == WINDOW_QUIET:
+                    clock[C_NOW] = t
+                    clock[C_LAST_PROGRESS] = last_progress
+                    return EXIT_QUIET
+                stream_next = t
+                continue
         progress = False
         host_done = False
         next_time = NEVER
@@ -691,14 +695,7 @@ def run_cycles(
                 w += 1
                 continue
             # completion
-            in_o[_u(o)] = 0
-            slot_op[_u(p), _u(ops[_u(o), F_SLOT])] = -1
-            waited = t - ops[_u(o), F_START] + 1 - ops[_u(o), F_LEN]
-            if waited > 0:
-                if ops[_u(o), F_ON_DONE] == ON_RESUME:
-                    prof[_u(p), PR_SYNC_WAIT] += waited
-                else:
-                    prof[_u(p), PR_ASYNC_WAIT] += waited
+            retire_op(o, t, ops, slot_op, op_free, op_free_n, in_o, prof)
             if tracing:
                 _trace_event(
                     trace, trace_n, trace_cfg, t, EV_OP_DONE, p, 0, ops[_u(o), F_SLOT],
@@ -719,8 +716,6 @@ def run_cycles(
                 work[_u(n), 3] = 0
                 work[_u(n), 4] = 0
                 work_n[0] = n + 1
-            op_free[_u(op_free_n[0])] = o
-            op_free_n[0] += 1
         act_o_n[0] = _compact_tail(act_o, act_o_n[0], n_start, w)
 
         # ---- 3. routers ------------------------------------------------------------------------
@@ -1063,14 +1058,11 @@ def run_cycles(
                 if sc >= 0 and can_replay(
                     script, sc, p, slot_op, op_free_n, params[P_AUTO_SLOTS]
                 ):
-                    end = replay_script(
+                    run_static_task(
                         script, sc, p, t, tpl, mprm, mem32, mem16, mem_base, fifo_first, ops,
                         slot_op, op_free, op_free_n, act_o, act_o_n, in_o, t_active, t_blocked,
-                        params,
+                        prof, ce_busy, stats, params,
                     )  # fmt: skip
-                    prof[_u(p), PR_TASK_BUSY] += end - t
-                    ce_busy[_u(p)] = end if end > t + 1 else t + 1
-                    stats[S_TASKS] += 1
                     progress = True
                     act_c[_u(w)] = p  # the picker looks again once the CE is free
                     w += 1
@@ -1109,11 +1101,7 @@ def run_cycles(
             clock[C_NOW] = t + 1
             clock[C_LAST_PROGRESS] = last_progress
             return EXIT_TRACE
-        pending = act_r_n[0] + act_o_n[0] + act_c_n[0]
-        for k in range(inj.shape[0]):
-            pending += inj[_u(k), H_ACTIVE]
-        for k in range(drn.shape[0]):
-            pending += drn[_u(k), H_ACTIVE]
+        pending = act_r_n[0] + act_o_n[0] + act_c_n[0] + _host_streams(inj, drn)
         if pending == 0:
             clock[C_NOW] = t + 1
             clock[C_LAST_PROGRESS] = last_progress

@@ -10,6 +10,7 @@ import numba as nb
 import numpy as np
 
 from ._issue import issue_op
+from ._layout_consts import PR_TASK_BUSY, S_TASKS
 from ._memaccess import _u, read_mem
 from ._memops import MP_SCALAR, memory_op_row
 from ._params import P_AUTO_SLOTS, P_OP_STARTUP, P_TASK_STARTUP, P_TS_BITS
@@ -94,3 +95,20 @@ def replay_script(
             for w in range(3):
                 mem16[_u(((base + x) >> 1) + w)] = np.uint16((stamp >> (16 * w)) & 0xFFFF)
     return cursor
+
+
+@nb.njit(**_INLINE)
+def run_static_task(
+    script, sc, p, t, tpl, mprm, mem32, mem16, mem_base, fifo_first, ops, slot_op, op_free,
+    op_free_n, act_o, act_o_n, in_o, t_active, t_blocked, prof, ce_busy, stats, params,
+):  # fmt: skip
+    """The picker's run of a static task picked at cycle ``t`` on PE ``p``: replay its record,
+    charge the CE's busy cycles, keep the CE busy until it ends (at least the pick's cycle)."""
+    end = replay_script(
+        script, sc, p, t, tpl, mprm, mem32, mem16, mem_base, fifo_first, ops, slot_op, op_free,
+        op_free_n, act_o, act_o_n, in_o, t_active, t_blocked, params,
+    )  # fmt: skip
+    prof[_u(p), PR_TASK_BUSY] += end - t
+    ce_busy[_u(p)] = end if end > t + 1 else t + 1
+    stats[S_TASKS] += 1
+    return end

@@ -31,6 +31,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+from ._issue import retire_op
 from ._layout_consts import (
     CE_IDLE,
     F_AA,
@@ -67,16 +68,12 @@ from ._layout_consts import (
     ON_NONE,
     ON_RESUME,
     ON_UNBLOCK,
-    PR_ASYNC_WAIT,
     PR_OP_ELEMENTS,
-    PR_SYNC_WAIT,
-    PR_TASK_BUSY,
     RAMP,
     S_ELEMS,
     S_HOPS,
     S_RAMP_DOWN,
     S_RAMP_UP,
-    S_TASKS,
 )
 from ._memaccess import _u, read_mem, write_mem
 from ._numerics import apply_elem
@@ -92,7 +89,7 @@ from ._params import (
     P_TURN,
     P_WATCHDOG,
 )
-from ._script import A_ACTIVATE, A_BLOCK, A_UNBLOCK, ACTION_WORDS, SCRIPT_HEADER, replay_script
+from ._script import A_ACTIVATE, A_BLOCK, A_UNBLOCK, ACTION_WORDS, SCRIPT_HEADER, run_static_task
 
 NEVER = np.int64(1) << np.int64(62)
 _JIT = {"cache": True, "nogil": True, "boundscheck": False}
@@ -150,6 +147,14 @@ def _buffer(kind, c, p, bufs, nb_, smap, cap, head0):
     bufs[_u(b), B_DELTA] = 1 if kind == BK_O else 0
     smap[_u(kind), _u(c), _u(p)] = b + 1
     return b, bufs, nb_ + 1
+
+
+@nb.njit(**_JIT)
+def _forget(bufs, nb_, smap):
+    """Clear the window's buffers from the (kind, color, PE) map: it is all zero between
+    windows."""
+    for b in range(nb_):
+        smap[_u(bufs[_u(b), B_KIND]), _u(bufs[_u(b), B_COLOR]), _u(bufs[_u(b), B_PE])] = 0
 
 
 @nb.njit(**_JIT)
@@ -446,8 +451,7 @@ def stream_window(
             if ctrl != 0:
                 ok = False
     if not ok:
-        for b in range(nb_):
-            smap[_u(bufs[_u(b), B_KIND]), _u(bufs[_u(b), B_COLOR]), _u(bufs[_u(b), B_PE])] = 0
+        _forget(bufs, nb_, smap)
         res[SR_CYCLE] = t + params[P_STREAM_WINDOW]  # the loop steps a while before a new look
         return
 
@@ -518,8 +522,7 @@ def stream_window(
                 order[_u(tail)] = v
                 tail += 1
     if tail < nm:
-        for b in range(nb_):
-            smap[_u(bufs[_u(b), B_KIND]), _u(bufs[_u(b), B_COLOR]), _u(bufs[_u(b), B_PE])] = 0
+        _forget(bufs, nb_, smap)
         return  # a cycle of full and empty buffers: let the loop step
     # group the order by component (stable), and number movers and buffers within it
     comp_size = np.zeros(nm + 1, np.int64)
@@ -561,8 +564,7 @@ def stream_window(
             continue
         p = movers[_u(m), M_PE]
         if pe_comp[_u(p)] >= 0 and pe_comp[_u(p)] != parent[_u(m)]:
-            for b in range(nb_):
-                smap[_u(bufs[_u(b), B_KIND]), _u(bufs[_u(b), B_COLOR]), _u(bufs[_u(b), B_PE])] = 0
+            _forget(bufs, nb_, smap)
             return
         pe_comp[_u(p)] = parent[_u(m)]
 
@@ -726,8 +728,7 @@ def stream_window(
             r_mask, rr, i_data, i_ctrl, i_ready, i_head, i_count, i_mask, i_wait, o_data,
             o_ctrl, o_ready, o_head, o_count, o_mask, o_wait, ops, link_out, prof, stats, ncol,
         )  # fmt: skip
-    for b in range(nb_):
-        smap[_u(bufs[_u(b), B_KIND]), _u(bufs[_u(b), B_COLOR]), _u(bufs[_u(b), B_PE])] = 0
+    _forget(bufs, nb_, smap)
 
     if last_event < 0:
         res[SR_CYCLE] = bound
@@ -759,17 +760,8 @@ def stream_window(
         o = movers[_u(m), M_OP]
         p = ops[_u(o), F_PE]
         tc = done_t[_u(m)]
-        in_o[_u(o)] = 0
-        slot_op[_u(p), _u(ops[_u(o), F_SLOT])] = -1
-        waited = tc - ops[_u(o), F_START] + 1 - ops[_u(o), F_LEN]
-        if waited > 0:
-            if ops[_u(o), F_ON_DONE] == ON_RESUME:
-                prof[_u(p), PR_SYNC_WAIT] += waited
-            else:
-                prof[_u(p), PR_ASYNC_WAIT] += waited
+        retire_op(o, tc, ops, slot_op, op_free, op_free_n, in_o, prof)
         on = ops[_u(o), F_ON_DONE]
-        op_free[_u(op_free_n[0])] = o
-        op_free_n[0] += 1
         if on == ON_NONE:
             continue
         if on == ON_ACTIVATE:
@@ -796,13 +788,11 @@ def stream_window(
                 tid += 1
             t_active[_u(p)] &= ~(np.int64(1) << tid)
             sc = prog_script[_u(code_of[_u(p)]), _u(tid)]
-            end = replay_script(
+            run_static_task(
                 script, sc, p, s, tpl, mprm, mem32, mem16, mem_base, fifo_first, ops, slot_op,
-                op_free, op_free_n, act_o, act_o_n, in_o, t_active, t_blocked, params,
+                op_free, op_free_n, act_o, act_o_n, in_o, t_active, t_blocked, prof, ce_busy,
+                stats, params,
             )  # fmt: skip
-            prof[_u(p), PR_TASK_BUSY] += end - s
-            ce_busy[_u(p)] = end if end > s + 1 else s + 1
-            stats[S_TASKS] += 1
             if s > last_event:
                 last_event = s
             s += 1
