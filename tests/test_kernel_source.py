@@ -35,6 +35,8 @@ def _signed_indices(fn: ast.FunctionDef) -> list[str]:
     for node in ast.walk(fn):
         if not isinstance(node, ast.Subscript):
             continue
+        if isinstance(node.value, ast.Name) and node.value.id == "scratch":
+            continue  # a typed list (the fast path's scratch): signed, it checks bounds itself
         elts = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
         for e in elts:
             constant = isinstance(e, ast.Constant) or (isinstance(e, ast.Name) and e.id.isupper())

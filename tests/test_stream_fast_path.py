@@ -129,3 +129,41 @@ def test_router_visit_order_does_not_change_a_run(delays, pause) -> None:
         eng.run()
         outcomes.append(_outcome(eng))
     _assert_same(*outcomes)
+
+
+def _relay_pe(c, *, B: int, role: str) -> None:
+    """PE 0 sends ``a``; PE 1 writes what arrives into ``a`` while it sends ``a`` on (two ops
+    of one PE on the same bytes, one writing: a race whose outcome depends on the cycles);
+    PE 2 stores what arrives."""
+    from waferscale.program import fabin_dsd, fabout_dsd, mem1d_dsd
+
+    a = c.array("a", "f32", B, export=True)
+
+    def main(pe):
+        if role in ("send", "relay"):
+            pe.fmovs(fabout_dsd(1 if role == "relay" else 0, B), mem1d_dsd(a, B), async_=True)
+        if role in ("relay", "keep"):
+            pe.fmovs(mem1d_dsd(a, B), fabin_dsd(0 if role == "relay" else 1, B), async_=True)
+
+    c.bind_local_task(main, 8)
+    c.activate(8)
+
+
+@pytest.mark.parametrize("B", [5, 40])
+def test_two_ops_sharing_written_memory_are_left_to_the_loop(B) -> None:
+    from waferscale.program import Layout
+
+    lay = Layout(3, 1, name="relay")
+    for x, role in enumerate(("send", "relay", "keep")):
+        lay.set_tile_code(x, 0, _relay_pe, B=B, role=role)
+    lay.set_route(0, 0, 0, rx=["RAMP"], tx=["EAST"])
+    lay.set_route(1, 0, 0, rx=["WEST"], tx=["RAMP"])
+    lay.set_route(1, 0, 1, rx=["RAMP"], tx=["EAST"])
+    lay.set_route(2, 0, 1, rx=["WEST"], tx=["RAMP"])
+    data = np.random.default_rng(3).standard_normal((3, B)).astype(np.float32)
+
+    def prepare(eng: Engine) -> None:
+        load_region(eng, "a", data[None])
+
+    slow, fast, _ = _both(lambda: Engine(lay.compile()), prepare)
+    _assert_same(slow, fast)  # cycles and the whole memory arena, bit for bit

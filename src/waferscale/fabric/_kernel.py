@@ -406,6 +406,7 @@ def run_cycles(
     stream_res,
     params,
     clock,
+    stream_scratch,
     t_limit,
 ):
     hop = params[P_HOP]
@@ -442,7 +443,7 @@ def run_cycles(
                 ops, slot_op, op_free, op_free_n, mem32, mem16,
                 act_r, act_r_n, in_r, act_o, act_o_n, in_o, act_c, act_c_n, in_c,
                 link_out, prof, stats, code_of, prog_script, script, tpl, mprm, mem_base,
-                fifo_first, params, stream_map, stream_res,
+                fifo_first, params, stream_map, stream_res, stream_scratch,
             )  # fmt: skip
             status = stream_res[SR_STATUS]
             if status == WINDOW_NONE:

@@ -28,8 +28,11 @@ the loop's router room rule independent of the order in which it visits routers)
 
 from __future__ import annotations
 
+import threading
+
 import numba as nb
 import numpy as np
+from numba import typed, types
 
 from ._issue import retire_op
 from ._layout_consts import (
@@ -93,6 +96,37 @@ from ._script import A_ACTIVATE, A_BLOCK, A_UNBLOCK, ACTION_WORDS, SCRIPT_HEADER
 
 NEVER = np.int64(1) << np.int64(62)
 _JIT = {"cache": True, "nogil": True, "boundscheck": False}
+_INLINE = {**_JIT, "forceinline": True}
+
+_THREAD = threading.local()
+
+
+def thread_scratch() -> typed.List:
+    """This thread's scratch for :func:`stream_window`: its tables (``SC_*``), int64 arrays
+    grown by the compiled code to what a window needs. It is kept between runs and engines:
+    fresh pages cost a fault each on first touch, which measured more than a whole window's
+    scheduling on this VM."""
+    scratch = getattr(_THREAD, "scratch", None)
+    if scratch is None:
+        scratch = typed.List.empty_list(types.int64[::1])
+        for _ in range(N_SC):
+            scratch.append(np.empty(0, np.int64))
+        _THREAD.scratch = scratch
+    return scratch
+
+
+@nb.njit(**_JIT)
+def _table(scratch, slot, rows, cols):
+    """A (``rows``, ``cols``) view of scratch table ``slot``, grown if it is too small."""
+    if scratch[slot].shape[0] < rows * cols:
+        scratch[slot] = np.empty(max(rows * cols, 2 * scratch[slot].shape[0]), np.int64)
+    return scratch[slot][: rows * cols].reshape((rows, cols))
+
+
+# scratch tables (thread_scratch)
+(SC_MOVERS, SC_BUFS, SC_INIT_DATA, SC_INIT_READY, SC_INIT_FROM, SC_CYCLES, SC_VALUES,
+ SC_READY) = range(8)  # fmt: skip
+N_SC = 8
 
 # stream_window's result: what happened, and the cycle the loop goes on from
 WINDOW_NONE, WINDOW_DONE, WINDOW_QUIET = 0, 1, 2
@@ -105,8 +139,8 @@ BK_R, BK_I, BK_O = 0, 1, 2
 MK_OP, MK_RAMP_UP, MK_FORWARD = 0, 1, 2
 # mover table columns
 (M_KIND, M_PE, M_COLOR, M_OP, M_IN0, M_IN1, M_NOUT, M_OUT, M_NEVER, M_COMP, M_LOCAL, M_START,
- M_LIMIT) = (0, 1, 2, 3, 4, 5, 6, 7, 12, 13, 14, 15, 16)  # fmt: skip
-N_M = 17  # M_OUT .. M_OUT + 4: up to five outputs (a router's four ports and its ramp)
+ M_LIMIT, M_UNHANDLED) = (0, 1, 2, 3, 4, 5, 6, 7, 12, 13, 14, 15, 16, 17)  # fmt: skip
+N_M = 18  # M_OUT .. M_OUT + 4: up to five outputs (a router's four ports and its ramp)
 # buffer table columns
 (B_KIND, B_PE, B_COLOR, B_CAP, B_PROD, B_CONS, B_N0, B_FROM, B_PORT, B_DELTA, B_LOCAL,
  B_HEAD0) = range(12)  # fmt: skip
@@ -116,6 +150,9 @@ ST_MOVING, ST_NEVER, ST_BEYOND = 0, 1, 2
 
 MAX_PICKS = 16  # static tasks picked in place after one completion before the loop takes over
 MIN_WINDOW = 8  # shorter windows are left to the loop
+RETRY = 256  # cycles the loop steps after a look that found no schedule it can take
+MAX_SWEEPS = 1 << 20  # a schedule that has not settled by then is a bug, not a slow case
+SCRATCH_ENTRIES = 1 << 21  # (movers of the largest component) x (elements): 3 x 16 MB of scratch
 
 
 @nb.njit(**_JIT)
@@ -215,6 +252,441 @@ def _dep_state(st, m):
 
 
 @nb.njit(**_JIT)
+def _memory_shared(live, n_live, ops, pe_ops):
+    """Do two live ops of one PE touch the same bytes, one of them writing? Their order in time
+    then decides the values, which the schedule (op by op) does not keep."""
+    for a in range(n_live):
+        oa = live[_u(a)]
+        p = ops[_u(oa), F_PE]
+        if pe_ops[_u(p)] < 2 or ops[_u(oa), F_DK] != K_MEM:
+            continue
+        wlo, whi = _span(ops, oa, F_DA, F_DS, F_DW)
+        for b in range(n_live):
+            ob = live[_u(b)]
+            if ob == oa or ops[_u(ob), F_PE] != p:
+                continue
+            for kf, af, sf, wf in ((F_AK, F_AA, F_AS, F_AW), (F_BK, F_BA, F_BS, F_BW),
+                                   (F_DK, F_DA, F_DS, F_DW)):  # fmt: skip
+                if ops[_u(ob), _u(kf)] != K_MEM:
+                    continue
+                lo, hi = _span(ops, ob, af, sf, wf)
+                if lo < whi and wlo < hi:
+                    return True
+    return False
+
+
+@nb.njit(**_JIT)
+def _span(ops, o, af, sf, wf):
+    """The bytes [lo, hi) an op's memory operand still touches."""
+    first = ops[_u(o), _u(af)] + ops[_u(o), F_DONE] * ops[_u(o), _u(sf)]
+    last = ops[_u(o), _u(af)] + (ops[_u(o), F_LEN] - 1) * ops[_u(o), _u(sf)]
+    return min(first, last), max(first, last) + ops[_u(o), _u(wf)]
+
+
+@nb.njit(**_JIT)
+def _data_order(movers, bufs, nm, nb_):
+    """The movers, each after the producers of what it reads (Kahn's order); shorter than
+    ``nm`` when data goes round a loop."""
+    indeg = np.zeros(nm, np.int64)
+    succ_n = np.zeros(nm + 1, np.int64)
+    for b in range(nb_):
+        u = bufs[_u(b), B_PROD]
+        v = bufs[_u(b), B_CONS]
+        if u >= 0 and v >= 0:
+            succ_n[_u(u + 1)] += 1
+            indeg[_u(v)] += 1
+    for m in range(nm):
+        succ_n[_u(m + 1)] += succ_n[_u(m)]
+    succ = np.empty(succ_n[_u(nm)], np.int64)
+    fill = succ_n[:nm].copy()
+    for b in range(nb_):
+        u = bufs[_u(b), B_PROD]
+        v = bufs[_u(b), B_CONS]
+        if u >= 0 and v >= 0:
+            succ[_u(fill[_u(u)])] = v
+            fill[_u(u)] += 1
+    order = np.empty(nm, np.int64)
+    head = 0
+    tail = 0
+    for m in range(nm):
+        if indeg[_u(m)] == 0:
+            order[_u(tail)] = m
+            tail += 1
+    while head < tail:
+        m = order[_u(head)]
+        head += 1
+        for j in range(succ_n[_u(m)], succ_n[_u(m + 1)]):
+            v = succ[_u(j)]
+            indeg[_u(v)] -= 1
+            if indeg[_u(v)] == 0:
+                order[_u(tail)] = v
+                tail += 1
+    return order[:tail]
+
+
+@nb.njit(**_JIT)
+def _time_component(lo, hi, grouped, movers, bufs, init_rdy, init_from, xs, rdy, cnt, st, bound,
+                    timing):  # fmt: skip
+    """The cycle of every element at every mover of one component, up to ``bound``: whether
+    some mover stopped at the window's end.
+
+    The schedule is the least solution of the loop's rules (each a maximum of earlier times).
+    A first sweep in data order takes every buffer as always having room; while some push finds
+    no room that way, it sweeps backwards and forwards again with the room rule (Gauss-Seidel).
+    Every sweep only raises times from below the solution, so the first forward sweep after
+    which every push has room is the solution."""
+    per_out = np.empty((6, 5), np.int64)
+    kept = _sweep(lo, hi, grouped, False, movers, bufs, init_rdy, init_from, xs, rdy, cnt, st,
+                  bound, timing, per_out)  # fmt: skip
+    sweeps = 1
+    while not kept:
+        if sweeps > MAX_SWEEPS:
+            raise RuntimeError("stream fast path: the schedule did not settle (a bug)")
+        for j in range(hi - 1, lo - 1, -1):
+            _time_mover(grouped[_u(j)], True, movers, bufs, init_rdy, init_from, xs, rdy, cnt,
+                        st, bound, timing, per_out)  # fmt: skip
+        kept = _sweep(lo, hi, grouped, True, movers, bufs, init_rdy, init_from, xs, rdy, cnt, st,
+                      bound, timing, per_out)  # fmt: skip
+        sweeps += 2
+    for j in range(lo, hi):  # noqa: SIM110 (numba compiles no generators)
+        if st[_u(grouped[_u(j)])] == ST_BEYOND:
+            return True
+    return False
+
+
+@nb.njit(**_JIT)
+def _completion_floor(m, movers, bufs, init_rdy, t, hop, ramp, walked, budget):
+    """A cycle at or before which op mover ``m`` cannot complete, and the walk's running step
+    count: its last element's path back through its producers, each element no earlier than
+    its mover's start plus its index, plus the least latency of every step after (queues
+    always with room: a floor, which ends the window early at worst). Past ``budget`` steps
+    (paths that join and fork again) it falls back to the op's own start plus its length."""
+    k_last = movers[_u(m), M_LIMIT] - 1
+    floor = movers[_u(m), M_START] + k_last
+    stack = np.empty((16, 3), np.int64)  # (mover, element, latency after it)
+    stack[0, 0] = m
+    stack[0, 1] = k_last
+    stack[0, 2] = 0
+    depth = 1
+    while depth > 0:
+        depth -= 1
+        v = stack[_u(depth), 0]
+        k = stack[_u(depth), 1]
+        after = stack[_u(depth), 2]
+        walked += 1
+        if movers[_u(v), M_NEVER] != 0:
+            return NEVER, walked  # a mover on the way never moves
+        if walked > budget:
+            return movers[_u(m), M_START] + k_last, walked
+        start = movers[_u(v), M_START] if movers[_u(v), M_KIND] == MK_OP else t
+        if start + k + after > floor:
+            floor = start + k + after
+        for src in range(2):
+            b = movers[_u(v), _u(M_IN0 + src)]
+            if b < 0:
+                continue
+            n0 = bufs[_u(b), B_N0]
+            if k < n0:
+                if init_rdy[_u(b), _u(k)] + after > floor:
+                    floor = init_rdy[_u(b), _u(k)] + after
+                continue
+            pm = bufs[_u(b), B_PROD]
+            if pm < 0:
+                return NEVER, walked  # the element never comes
+            if movers[_u(pm), M_KIND] == MK_OP:
+                lat = 1
+            elif movers[_u(pm), M_KIND] == MK_RAMP_UP or bufs[_u(b), B_PORT] == RAMP:
+                lat = ramp
+            else:
+                lat = hop
+            if depth == stack.shape[0]:
+                bigger = np.empty((2 * depth, 3), np.int64)
+                bigger[:depth] = stack
+                stack = bigger
+            stack[_u(depth), 0] = pm
+            stack[_u(depth), 1] = k - n0
+            stack[_u(depth), 2] = after + lat
+            depth += 1
+    return floor, walked
+
+
+@nb.njit(**_JIT)
+def _sweep(lo, hi, grouped, room, movers, bufs, init_rdy, init_from, xs, rdy, cnt, st, bound,
+           timing, per_out):  # fmt: skip
+    """Time the component's movers in data order; did every push find room? (Each mover
+    checks the buffers it reads right after its producers and itself are timed, while their
+    rows are still in cache.)"""
+    kept = True
+    for j in range(lo, hi):
+        m = grouped[_u(j)]
+        _time_mover(m, room, movers, bufs, init_rdy, init_from, xs, rdy, cnt, st, bound, timing,
+                    per_out)  # fmt: skip
+        if kept:
+            kept = _room_kept(m, movers, bufs, xs, cnt)
+    return kept
+
+
+@nb.njit(**_JIT)
+def _room_kept(m, movers, bufs, xs, cnt):
+    """Did every push into the queues mover ``m`` reads find room: element ``n0 + k - cap`` of
+    the queue popped by ``m`` (by the push's cycle, or the cycle before where ``m``'s phase
+    runs after the producer's)?"""
+    for src in range(2):
+        b = movers[_u(m), _u(M_IN0 + src)]
+        if b < 0 or bufs[_u(b), B_PROD] < 0:
+            continue
+        pm = bufs[_u(b), B_PROD]
+        shift = bufs[_u(b), B_N0] - bufs[_u(b), B_CAP]
+        delta = bufs[_u(b), B_DELTA]
+        first = -shift if shift < 0 else 0
+        if first >= cnt[_u(pm)]:
+            continue
+        if cnt[_u(m)] < cnt[_u(pm)] + shift:
+            return False
+        popped = xs[_u(movers[_u(m), M_LOCAL])]
+        pushed = xs[_u(movers[_u(pm), M_LOCAL])]
+        late = np.int64(-1)  # a maximum without an early exit: the compiler vectorises it
+        for k in range(first, cnt[_u(pm)]):
+            late = max(late, popped[_u(k + shift)] + delta - pushed[_u(k)])
+        if late > 0:
+            return False
+    return True
+
+
+@nb.njit(**_JIT)
+def _time_mover(m, room, movers, bufs, init_rdy, init_from, xs, rdy, cnt, st, bound, timing,
+                per_out):  # fmt: skip
+    """Time mover ``m``'s elements from what its producers did (and, with ``room``, from
+    what its consumers did: without, a push only waits for a consumer that never moves)."""
+    hop, ramp, turn, t, kcap = timing
+    if movers[_u(m), M_NEVER] != 0:
+        cnt[_u(m)] = 0
+        st[_u(m)] = ST_NEVER
+        return
+    lm = movers[_u(m), M_LOCAL]
+    kind = movers[_u(m), M_KIND]
+    limit = movers[_u(m), M_LIMIT] if kind == MK_OP else NEVER
+    x = (movers[_u(m), M_START] if kind == MK_OP else t) - 1
+    b0 = movers[_u(m), M_IN0]
+    b1 = movers[_u(m), M_IN1]
+    n00 = bufs[_u(b0), B_N0] if b0 >= 0 else 0
+    n01 = bufs[_u(b1), B_N0] if b1 >= 0 else 0
+    p0 = bufs[_u(b0), B_PROD] if b0 >= 0 else -1
+    p1 = bufs[_u(b1), B_PROD] if b1 >= 0 else -1
+    have0 = NEVER if b0 < 0 else n00 + (cnt[_u(p0)] if p0 >= 0 else 0)
+    have1 = NEVER if b1 < 0 else n01 + (cnt[_u(p1)] if p1 >= 0 else 0)
+    l0 = bufs[_u(b0), B_LOCAL] if b0 >= 0 else 0
+    l1 = bufs[_u(b1), B_LOCAL] if b1 >= 0 else 0
+    from0 = bufs[_u(b0), B_FROM] if b0 >= 0 else RAMP
+    nout = movers[_u(m), M_NOUT]
+    outs = per_out[0]  # per output: its row, room shift, latency, consumer, delta, port
+    shifts = per_out[1]
+    lats = per_out[2]
+    cons = per_out[3]
+    deltas = per_out[4]
+    ports = per_out[5]
+    checked = 0
+    for jo in range(nout):
+        b = movers[_u(m), _u(M_OUT + jo)]
+        outs[_u(jo)] = bufs[_u(b), B_LOCAL]
+        shifts[_u(jo)] = bufs[_u(b), B_N0] - bufs[_u(b), B_CAP]
+        cons[_u(jo)] = bufs[_u(b), B_CONS]
+        deltas[_u(jo)] = bufs[_u(b), B_DELTA]
+        ports[_u(jo)] = bufs[_u(b), B_PORT]
+        cm = cons[_u(jo)]
+        if room or cm < 0 or movers[_u(cm), M_NEVER] != 0:
+            checked += 1
+        else:
+            shifts[_u(jo)] = -NEVER  # optimistic: room everywhere
+        if kind == MK_OP:
+            lats[_u(jo)] = 1
+        elif kind == MK_RAMP_UP:
+            lats[_u(jo)] = ramp
+        else:
+            lats[_u(jo)] = _forward_latency(ports[_u(jo)], from0, hop, ramp, turn)
+    state = ST_BEYOND
+    # One input read, at most one output and no room to look at, past the elements the input
+    # held at the start: the common case, in a loop of its own (a few cycles an element).
+    simple = (b0 < 0 or b1 < 0) and checked == 0 and nout <= 1
+    first_simple = max(n00, n01) if simple else NEVER
+    k = 0
+    while k < kcap and k < first_simple:
+        if k >= limit:
+            state = ST_NEVER
+            break
+        if k >= have0:
+            state = _dep_state(st, p0)
+            break
+        if k >= have1:
+            state = _dep_state(st, p1)
+            break
+        x += 1
+        if b0 >= 0:
+            y = init_rdy[_u(b0), _u(k)] if k < n00 else rdy[_u(l0), _u(k - n00)]
+            if y > x:
+                x = y
+        if b1 >= 0:
+            y = init_rdy[_u(b1), _u(k)] if k < n01 else rdy[_u(l1), _u(k - n01)]
+            if y > x:
+                x = y
+        if checked > 0:
+            stop = -1
+            for jo in range(nout):
+                e = k + shifts[_u(jo)]
+                if e < 0:
+                    continue
+                cm = cons[_u(jo)]
+                if cm < 0 or cnt[_u(cm)] <= e:
+                    stop = _dep_state(st, cm)
+                    break
+                y = xs[_u(movers[_u(cm), M_LOCAL]), _u(e)] + deltas[_u(jo)]
+                if y > x:
+                    x = y
+            if stop >= 0:
+                state = stop
+                break
+        if x >= bound:
+            state = ST_BEYOND
+            break
+        xs[_u(lm), _u(k)] = x
+        if kind == MK_FORWARD and k < n00:
+            for jo in range(nout):
+                f = init_from[_u(b0), _u(k)]
+                rdy[_u(outs[_u(jo)]), _u(k)] = x + _forward_latency(ports[_u(jo)], f, hop, ramp,
+                                                                     turn)  # fmt: skip
+        else:
+            for jo in range(nout):
+                rdy[_u(outs[_u(jo)]), _u(k)] = x + lats[_u(jo)]
+        k += 1
+    if k == first_simple:
+        k, x, state = _time_simple(k, x, m, limit, b0, b1, l0, l1, n00, n01, have0, have1, p0,
+                                   p1, nout, outs, lats, lm, xs, rdy, st, bound, kcap)  # fmt: skip
+    cnt[_u(m)] = k
+    st[_u(m)] = state
+
+
+@nb.njit(**_INLINE)
+def _time_simple(k, x, m, limit, b0, b1, l0, l1, n00, n01, have0, have1, p0, p1, nout, outs, lats,
+                 lm, xs, rdy, st, bound, kcap):  # fmt: skip
+    """:func:`_time_mover`'s loop for a mover with one input queue (or none), one output (or
+    none), no room to look at and no element left from the window's start."""
+    end = min(kcap, limit)
+    fed = b0 >= 0 or b1 >= 0
+    if b0 >= 0:
+        end = min(end, have0)
+        pin, n0, row_in = p0, n00, rdy[_u(l0)]
+    elif b1 >= 0:
+        end = min(end, have1)
+        pin, n0, row_in = p1, n01, rdy[_u(l1)]
+    else:
+        pin, n0, row_in = np.int64(-1), np.int64(0), rdy[0]
+    row_x = xs[_u(lm)]
+    lat = lats[0]
+    row_out = rdy[_u(outs[0])] if nout == 1 else rdy[0]
+    while k < end:
+        x += 1
+        if fed:
+            y = row_in[_u(k - n0)]
+            if y > x:
+                x = y
+        if x >= bound:
+            return k, x, ST_BEYOND
+        row_x[_u(k)] = x
+        if nout == 1:
+            row_out[_u(k)] = x + lat
+        k += 1
+    if k >= limit:
+        return k, x, ST_NEVER
+    if k >= kcap:
+        return k, x, ST_BEYOND
+    return k, x, _dep_state(st, pin)
+
+
+@nb.njit(**_INLINE)
+def _forward_latency(port, frm, hop, ramp, turn):
+    """Cycles from a router's forward to the element being ready in the next buffer: the ramp
+    down, a hop, or a hop and a turn when it leaves by another side than it came in."""
+    if port == RAMP:
+        return ramp
+    if frm < RAMP and port != (frm ^ 1):
+        return hop + turn
+    return hop
+
+
+@nb.njit(**_JIT)
+def _carry_values(lo, hi, grouped, movers, bufs, ops, init_data, ds, cnt, mem32, mem16):
+    """The values the component's movers carried in the window, in data order: each op reads
+    its sources element by element and writes its destination (memory, or its row of ``ds``);
+    a ramp-up or forward passes on what it read."""
+    for j in range(lo, hi):
+        m = grouped[_u(j)]
+        n_moved = cnt[_u(m)]
+        if n_moved == 0:
+            continue
+        lm = movers[_u(m), M_LOCAL]
+        if movers[_u(m), M_KIND] != MK_OP:
+            b = movers[_u(m), M_IN0]
+            n0 = min(bufs[_u(b), B_N0], n_moved)
+            row = ds[_u(lm)]
+            for k in range(n0):
+                row[_u(k)] = init_data[_u(b), _u(k)]
+            if n_moved > n0:
+                row[n0:n_moved] = ds[_u(movers[_u(bufs[_u(b), B_PROD]), M_LOCAL])][: n_moved - n0]
+            continue
+        o = movers[_u(m), M_OP]
+        code = ops[_u(o), F_CODE]
+        scalar = np.uint32(ops[_u(o), F_SCALAR] & 0xFFFFFFFF)
+        fused = ops[_u(o), F_FUSED] != 0
+        done = ops[_u(o), F_DONE]
+        va = np.int64(0)
+        vb = np.int64(0)
+        a_buf, a_n0, a_row, a_at, a_step, a_w = _source(m, 0, done, movers, bufs, ops)
+        b_buf, b_n0, b_row, b_at, b_step, b_w = _source(m, 1, done, movers, bufs, ops)
+        if a_buf < 0 and a_w == 0:
+            va = a_at & 0xFFFFFFFF
+        if b_buf < 0 and b_w == 0:
+            vb = b_at & 0xFFFFFFFF
+        d_at = ops[_u(o), F_DA] + done * ops[_u(o), F_DS]
+        d_step = ops[_u(o), F_DS]
+        d_w = ops[_u(o), F_DW] if ops[_u(o), F_DK] == K_MEM else 0
+        for k in range(n_moved):
+            if a_buf >= 0:
+                va = init_data[_u(a_buf), _u(k)] if k < a_n0 else ds[_u(a_row), _u(k - a_n0)]
+            elif a_w > 0:
+                va = np.int64(read_mem(mem32, mem16, a_at + k * a_step, a_w))
+            if b_buf >= 0:
+                vb = init_data[_u(b_buf), _u(k)] if k < b_n0 else ds[_u(b_row), _u(k - b_n0)]
+            elif b_w > 0:
+                vb = np.int64(read_mem(mem32, mem16, b_at + k * b_step, b_w))
+            val = apply_elem(code, va, vb, scalar, fused)
+            if d_w > 0:
+                write_mem(mem32, mem16, d_at + k * d_step, d_w, val)
+            else:
+                ds[_u(lm), _u(k)] = val
+
+
+@nb.njit(**_INLINE)
+def _source(m, src, done, movers, bufs, ops):
+    """Where an op mover's source ``src`` (0: a, 1: b) comes from in the window: (buffer, its
+    first count, its producer's row, -1, 0, 0) for a queue; (-1, 0, 0, byte address of the
+    first element, stride, width) for memory; (-1, 0, 0, the value, 0, 0) for a scalar."""
+    b = movers[_u(m), _u(M_IN0 + src)]
+    if b >= 0:
+        pm = bufs[_u(b), B_PROD]
+        row = movers[_u(pm), M_LOCAL] if pm >= 0 else 0
+        return b, bufs[_u(b), B_N0], row, np.int64(-1), np.int64(0), np.int64(0)
+    o = movers[_u(m), M_OP]
+    kind = ops[_u(o), F_AK] if src == 0 else ops[_u(o), F_BK]
+    at = ops[_u(o), F_AA] if src == 0 else ops[_u(o), F_BA]
+    if kind == K_MEM:
+        step = ops[_u(o), F_AS] if src == 0 else ops[_u(o), F_BS]
+        width = ops[_u(o), F_AW] if src == 0 else ops[_u(o), F_BW]
+        return np.int64(-1), np.int64(0), np.int64(0), at + done * step, step, width
+    value = at if kind == K_SCALAR else np.int64(0)
+    return np.int64(-1), np.int64(0), np.int64(0), value, np.int64(0), np.int64(0)
+
+
+@nb.njit(**_JIT)
 def stream_window(
     t, t_limit, nbr, route_rx, route_tx, route_pos, torn, swap, filt_mask,
     r_data, r_ctrl, r_ready, r_from, r_head, r_count, r_mask, rr,
@@ -224,7 +696,7 @@ def stream_window(
     ops, slot_op, op_free, op_free_n, mem32, mem16,
     act_r, act_r_n, in_r, act_o, act_o_n, in_o, act_c, act_c_n, in_c,
     link_out, prof, stats, code_of, prog_script, script, tpl, mprm, mem_base, fifo_first,
-    params, smap, res,
+    params, smap, res, scratch,
 ):  # fmt: skip
     """Run the machine from cycle ``t`` as a stream schedule if it can be; see the module
     docstring. Fills ``res`` (``SR_*``): ``WINDOW_NONE`` and the cycle to look again from;
@@ -277,8 +749,14 @@ def stream_window(
     if n_live == 0:
         return
 
-    # ---- window end: before any completion the schedule cannot handle in place ---
+    if _memory_shared(live, n_live, ops, pe_ops):
+        res[SR_CYCLE] = t + RETRY
+        return
+
+    # ---- completions the schedule cannot handle in place end the window before them ---
     replay_on = params[P_REPLAY] != 0
+    unhandled = np.zeros(n_live, np.int64)
+    soonest = NEVER
     for k in range(n_live):
         o = live[_u(k)]
         p = ops[_u(o), F_PE]
@@ -291,17 +769,18 @@ def stream_window(
                 script, replay_on,
             )  # fmt: skip
         if not handled or on == ON_RESUME:
+            unhandled[_u(k)] = 1
             start = ops[_u(o), F_START] if ops[_u(o), F_START] > t else t
             earliest = start + ops[_u(o), F_LEN] - ops[_u(o), F_DONE] - 1
-            if earliest < bound:
-                bound = earliest
-    if bound - t < MIN_WINDOW:
-        res[SR_CYCLE] = bound + 1 if bound > t else t + 1
+            if earliest < soonest:
+                soonest = earliest
+    if soonest - t < MIN_WINDOW:
+        res[SR_CYCLE] = soonest + 1 if soonest > t else t + 1
         return
 
     # ---- the stream graph ---
-    movers = np.full((max(16, 4 * n_live), N_M), -1, np.int64)
-    bufs = np.full((max(16, 4 * n_live), N_B), -1, np.int64)
+    movers = _table(scratch, SC_MOVERS, max(16, 4 * n_live), N_M)
+    bufs = _table(scratch, SC_BUFS, max(16, 4 * n_live), N_B)
     nm = 0
     nb_ = 0
     ok = True
@@ -309,6 +788,7 @@ def stream_window(
         o = live[_u(k)]
         p = ops[_u(o), F_PE]
         m, movers, nm = _mover(MK_OP, p, -1, o, movers, nm)
+        movers[_u(m), M_UNHANDLED] = unhandled[_u(k)]
         movers[_u(m), M_START] = ops[_u(o), F_START] if ops[_u(o), F_START] > t else t
         movers[_u(m), M_LIMIT] = ops[_u(o), F_LEN] - ops[_u(o), F_DONE]
         for src, kf, af in ((0, F_AK, F_AA), (1, F_BK, F_BA)):
@@ -414,10 +894,15 @@ def stream_window(
                     if owner[_u(p), _u(port)] != 0 and owner[_u(p), _u(port)] != c + 1:
                         ok = False
                     owner[_u(p), _u(port)] = c + 1
+    # the tables may have grown: keep them for the next window
+    if movers.size > scratch[SC_MOVERS].size:
+        scratch[SC_MOVERS] = movers.reshape(-1)
+    if bufs.size > scratch[SC_BUFS].size:
+        scratch[SC_BUFS] = bufs.reshape(-1)
     initial = max(rcap, max(icap, ocap))
-    init_data = np.zeros((nb_, initial), np.uint32)
-    init_rdy = np.zeros((nb_, initial), np.int64)
-    init_from = np.zeros((nb_, initial), np.int64)
+    init_data = _table(scratch, SC_INIT_DATA, nb_, initial)  # what each buffer held, as u32
+    init_rdy = _table(scratch, SC_INIT_READY, nb_, initial)
+    init_from = _table(scratch, SC_INIT_FROM, nb_, initial)
     for b in range(nb_):
         kind = bufs[_u(b), B_KIND]
         p = bufs[_u(b), B_PE]
@@ -452,10 +937,10 @@ def stream_window(
                 ok = False
     if not ok:
         _forget(bufs, nb_, smap)
-        res[SR_CYCLE] = t + params[P_STREAM_WINDOW]  # the loop steps a while before a new look
+        res[SR_CYCLE] = t + RETRY  # the loop steps a while before a new look
         return
 
-    # ---- components (union-find) and an order within an element ---
+    # ---- components (union-find) and the order of data within each ---
     parent = np.arange(nm)
     for b in range(nb_):
         u = bufs[_u(b), B_PROD]
@@ -475,55 +960,10 @@ def stream_window(
         while parent[_u(r)] != r:
             r = parent[_u(r)]
         parent[_u(m)] = r
-    # Within one element index, a consumer needs its producer first when the buffer starts
-    # empty, and a producer needs its consumer first when the buffer starts full.
-    indeg = np.zeros(nm, np.int64)
-    succ_n = np.zeros(nm + 1, np.int64)
-    for b in range(nb_):
-        u = bufs[_u(b), B_PROD]
-        v = bufs[_u(b), B_CONS]
-        if u < 0 or v < 0:
-            continue
-        if bufs[_u(b), B_N0] == 0:
-            succ_n[_u(u + 1)] += 1
-            indeg[_u(v)] += 1
-        if bufs[_u(b), B_N0] >= bufs[_u(b), B_CAP]:
-            succ_n[_u(v + 1)] += 1
-            indeg[_u(u)] += 1
-    for m in range(nm):
-        succ_n[_u(m + 1)] += succ_n[_u(m)]
-    succ = np.empty(succ_n[_u(nm)], np.int64)
-    fill = succ_n[:nm].copy()
-    for b in range(nb_):
-        u = bufs[_u(b), B_PROD]
-        v = bufs[_u(b), B_CONS]
-        if u < 0 or v < 0:
-            continue
-        if bufs[_u(b), B_N0] == 0:
-            succ[_u(fill[_u(u)])] = v
-            fill[_u(u)] += 1
-        if bufs[_u(b), B_N0] >= bufs[_u(b), B_CAP]:
-            succ[_u(fill[_u(v)])] = u
-            fill[_u(v)] += 1
-    order = np.empty(nm, np.int64)
-    head = 0
-    tail = 0
-    for m in range(nm):
-        if indeg[_u(m)] == 0:
-            order[_u(tail)] = m
-            tail += 1
-    while head < tail:
-        m = order[_u(head)]
-        head += 1
-        for j in range(succ_n[_u(m)], succ_n[_u(m + 1)]):
-            v = succ[_u(j)]
-            indeg[_u(v)] -= 1
-            if indeg[_u(v)] == 0:
-                order[_u(tail)] = v
-                tail += 1
-    if tail < nm:
+    order = _data_order(movers, bufs, nm, nb_)
+    if order.shape[0] < nm:
         _forget(bufs, nb_, smap)
-        return  # a cycle of full and empty buffers: let the loop step
+        return  # data going round a loop of buffers: let the loop step
     # group the order by component (stable), and number movers and buffers within it
     comp_size = np.zeros(nm + 1, np.int64)
     for m in range(nm):
@@ -568,160 +1008,75 @@ def stream_window(
             return
         pe_comp[_u(p)] = parent[_u(m)]
 
-    # ---- schedule each component, element by element, and commit it ---
-    width = bound - t
+    # ---- the window ends before the first completion the schedule cannot handle ---
+    walked = 0
+    for m in range(nm):
+        if movers[_u(m), M_UNHANDLED] > 0:
+            floor, walked = _completion_floor(m, movers, bufs, init_rdy, t, hop, ramp, walked,
+                                              4 * nm + 64)  # fmt: skip
+            if floor < bound:
+                bound = floor  # the loop steps that cycle itself
+    if bound - t < MIN_WINDOW:
+        _forget(bufs, nb_, smap)
+        res[SR_CYCLE] = bound + 1
+        return
+
+    # ---- scratch: a row per mover (buffer) of a component, a column per element ---
+    # A mover moves at most one element a cycle, and no more than its op's length and what
+    # the buffers held at the start let through, so ``kcap`` columns always suffice.
     max_m = 0
-    max_b = 0
+    max_b = 1
     for r in range(nm):
         if comp_size[_u(r + 1)] - comp_size[_u(r)] > max_m:
             max_m = comp_size[_u(r + 1)] - comp_size[_u(r)]
         if comp_bufs[_u(r + 1)] - comp_bufs[_u(r)] > max_b:
             max_b = comp_bufs[_u(r + 1)] - comp_bufs[_u(r)]
-    xs = np.empty((width, max_m), np.int64)  # cycle of each element at each mover
-    ds = np.empty((width, max_m), np.uint32)  # value each mover passed on
-    rdy = np.empty((width, max(1, max_b)), np.int64)  # when each pushed element is ready
+    through = 1
+    for b in range(nb_):
+        through += bufs[_u(b), B_N0]
+    longest = 0
+    for k in range(n_live):
+        o = live[_u(k)]
+        if ops[_u(o), F_LEN] - ops[_u(o), F_DONE] > longest:
+            longest = ops[_u(o), F_LEN] - ops[_u(o), F_DONE]
+    kcap = min(bound - t, longest + through)
+    if kcap * max(max_m, max_b) > SCRATCH_ENTRIES:
+        kcap = SCRATCH_ENTRIES // max(max_m, max_b)
+        if kcap < MIN_WINDOW:
+            _forget(bufs, nb_, smap)
+            res[SR_CYCLE] = t + RETRY
+            return
+        bound = min(bound, t + kcap)
+    xs = _table(scratch, SC_CYCLES, max_m, kcap)  # cycle of each element at each mover
+    ds = _table(scratch, SC_VALUES, max_m, kcap)  # value each mover passed on (u32)
+    rdy = _table(scratch, SC_READY, max_b, kcap)  # when each pushed element is ready
     cnt = np.zeros(nm, np.int64)
-    last = np.zeros(nm, np.int64)
     st = np.zeros(nm, np.int64)
-    done_t = np.full(nm, -1, np.int64)  # an op's completion cycle
+    timing = (hop, ramp, turn, t, kcap)
+
+    # ---- schedule each component, compute what it carries, and commit it ---
     beyond = False
     last_event = np.int64(-1)
+    done_t = np.full(nm, -1, np.int64)  # an op's completion cycle
     for r in range(nm):
         lo = comp_size[_u(r)]
         hi = comp_size[_u(r + 1)]
         if hi == lo:
             continue
+        if _time_component(lo, hi, grouped, movers, bufs, init_rdy, init_from, xs, rdy, cnt, st,
+                           bound, timing):  # fmt: skip
+            beyond = True
         for j in range(lo, hi):
             m = grouped[_u(j)]
-            last[_u(m)] = (movers[_u(m), M_START] if movers[_u(m), M_KIND] == MK_OP else t) - 1
-            st[_u(m)] = ST_NEVER if movers[_u(m), M_NEVER] != 0 else ST_MOVING
-        for k in range(width):
-            moving = 0
-            for j in range(lo, hi):
-                m = grouped[_u(j)]
-                if st[_u(m)] != ST_MOVING:
-                    continue
-                if movers[_u(m), M_LIMIT] >= 0 and k >= movers[_u(m), M_LIMIT]:
-                    st[_u(m)] = ST_NEVER
-                    continue
-                x = last[_u(m)] + 1
-                kind = movers[_u(m), M_KIND]
-                o = movers[_u(m), M_OP]
-                va = np.uint32(0)
-                vb = np.uint32(0)
-                frm = RAMP
-                blocked = ST_MOVING
-                # sources
-                for src in range(2):
-                    b = movers[_u(m), _u(M_IN0 + src)]
-                    if b < 0:
-                        if kind == MK_OP:
-                            kf = F_AK if src == 0 else F_BK
-                            if ops[_u(o), _u(kf)] == K_MEM:
-                                if src == 0:
-                                    va = read_mem(
-                                        mem32,
-                                        mem16,
-                                        ops[_u(o), F_AA]
-                                        + (ops[_u(o), F_DONE] + k) * ops[_u(o), F_AS],
-                                        ops[_u(o), F_AW],
-                                    )
-                                else:
-                                    vb = read_mem(
-                                        mem32,
-                                        mem16,
-                                        ops[_u(o), F_BA]
-                                        + (ops[_u(o), F_DONE] + k) * ops[_u(o), F_BS],
-                                        ops[_u(o), F_BW],
-                                    )
-                            elif ops[_u(o), _u(kf)] == K_SCALAR:
-                                if src == 0:
-                                    va = np.uint32(ops[_u(o), F_AA] & 0xFFFFFFFF)
-                                else:
-                                    vb = np.uint32(ops[_u(o), F_BA] & 0xFFFFFFFF)
-                        continue
-                    n0 = bufs[_u(b), B_N0]
-                    if k < n0:
-                        ready = init_rdy[_u(b), _u(k)]
-                        v = init_data[_u(b), _u(k)]
-                        f = init_from[_u(b), _u(k)]
-                    else:
-                        pm = bufs[_u(b), B_PROD]
-                        jj = k - n0
-                        if pm < 0 or cnt[_u(pm)] <= jj:
-                            blocked = _dep_state(st, pm)
-                            break
-                        ready = rdy[_u(jj), _u(bufs[_u(b), B_LOCAL])]
-                        v = ds[_u(jj), _u(movers[_u(pm), M_LOCAL])]
-                        f = bufs[_u(b), B_FROM]
-                    if ready > x:
-                        x = ready
-                    if src == 0:
-                        va = v
-                        frm = f
-                    else:
-                        vb = v
-                if blocked == ST_MOVING:
-                    # room in every output
-                    for jo in range(movers[_u(m), M_NOUT]):
-                        b = movers[_u(m), _u(M_OUT + jo)]
-                        e = bufs[_u(b), B_N0] + k - bufs[_u(b), B_CAP]
-                        if e < 0:
-                            continue
-                        cm = bufs[_u(b), B_CONS]
-                        if cm < 0 or cnt[_u(cm)] <= e:
-                            blocked = _dep_state(st, cm)
-                            break
-                        y = xs[_u(e), _u(movers[_u(cm), M_LOCAL])] + bufs[_u(b), B_DELTA]
-                        if y > x:
-                            x = y
-                if blocked == ST_MOVING and x >= bound:
-                    blocked = ST_BEYOND
-                if blocked != ST_MOVING:
-                    st[_u(m)] = blocked
-                    if blocked == ST_BEYOND:
-                        beyond = True
-                    continue
-                moving += 1
-                lm = movers[_u(m), M_LOCAL]
-                xs[_u(k), _u(lm)] = x
-                cnt[_u(m)] = k + 1
-                last[_u(m)] = x
-                if x > last_event:
-                    last_event = x
-                if kind == MK_OP:
-                    val = apply_elem(
-                        ops[_u(o), F_CODE], va, vb, np.uint32(ops[_u(o), F_SCALAR] & 0xFFFFFFFF),
-                        ops[_u(o), F_FUSED] != 0,
-                    )  # fmt: skip
-                    if ops[_u(o), F_DK] == K_MEM:
-                        at = ops[_u(o), F_DA] + (ops[_u(o), F_DONE] + k) * ops[_u(o), F_DS]
-                        write_mem(mem32, mem16, at, ops[_u(o), F_DW], val)
-                    else:
-                        ds[_u(k), _u(lm)] = val
-                        rdy[_u(k), _u(bufs[_u(movers[_u(m), M_OUT]), B_LOCAL])] = x + 1
-                    if k + 1 == movers[_u(m), M_LIMIT]:
-                        done_t[_u(m)] = x
-                elif kind == MK_RAMP_UP:
-                    ds[_u(k), _u(lm)] = va
-                    rdy[_u(k), _u(bufs[_u(movers[_u(m), M_OUT]), B_LOCAL])] = x + ramp
-                else:
-                    ds[_u(k), _u(lm)] = va
-                    for jo in range(movers[_u(m), M_NOUT]):
-                        b = movers[_u(m), _u(M_OUT + jo)]
-                        port = bufs[_u(b), B_PORT]
-                        if port == RAMP:
-                            lat = ramp
-                        elif frm < RAMP and port != (frm ^ 1):
-                            lat = hop + turn
-                        else:
-                            lat = hop
-                        rdy[_u(k), _u(bufs[_u(b), B_LOCAL])] = x + lat
-            if moving == 0:
-                break
-        for j in range(lo, hi):
-            if st[_u(grouped[_u(j)])] == ST_MOVING:
-                beyond = True  # ran to the window's width
+            k = cnt[_u(m)]
+            if k == 0:
+                continue
+            x = xs[_u(movers[_u(m), M_LOCAL]), _u(k - 1)]
+            if x > last_event:
+                last_event = x
+            if movers[_u(m), M_KIND] == MK_OP and k == movers[_u(m), M_LIMIT]:
+                done_t[_u(m)] = x
+        _carry_values(lo, hi, grouped, movers, bufs, ops, init_data, ds, cnt, mem32, mem16)
         _commit_component(
             r, lo, hi, grouped, comp_bufs, buf_order, movers, bufs, xs, ds, rdy, cnt,
             init_data, init_rdy, init_from, r_data, r_ctrl, r_ready, r_from, r_head, r_count,
@@ -894,8 +1249,8 @@ def _commit_component(
             pos = h0 + e
             pos = pos % cap
             jj = e - n0
-            v = ds[_u(jj), _u(movers[_u(pm), M_LOCAL])]
-            ready = rdy[_u(jj), _u(bufs[_u(b), B_LOCAL])]
+            v = np.uint32(ds[_u(movers[_u(pm), M_LOCAL]), _u(jj)])
+            ready = rdy[_u(bufs[_u(b), B_LOCAL]), _u(jj)]
             if kind == BK_R:
                 r_data[_u(c), _u(p), _u(pos)] = v
                 r_ctrl[_u(c), _u(p), _u(pos)] = 0
@@ -963,10 +1318,26 @@ def _commit_component(
         z = a
         while z < nf and pes[_u(by_pe[_u(z)])] == pes[_u(by_pe[_u(a)])]:
             z += 1
-        group = np.empty(z - a, np.int64)
-        for g in range(z - a):
-            group[_u(g)] = fwd[_u(by_pe[_u(a + g)])]
-        _replay_round_robin(group, movers, xs, cnt, rr, pes[_u(by_pe[_u(a)])], ncol)
+        # The pointer ends past the color of the last grant; only a tie in the last granting
+        # cycle needs the grants before it.
+        last_t = np.int64(-1)
+        last_c = np.int64(-1)
+        tie = False
+        for g in range(a, z):
+            m = fwd[_u(by_pe[_u(g)])]
+            x = xs[_u(movers[_u(m), M_LOCAL]), _u(cnt[_u(m)] - 1)]
+            if x > last_t:
+                last_t, last_c, tie = x, movers[_u(m), M_COLOR], False
+            elif x == last_t:
+                tie = True
+        p = pes[_u(by_pe[_u(a)])]
+        if tie:
+            group = np.empty(z - a, np.int64)
+            for g in range(a, z):
+                group[_u(g - a)] = fwd[_u(by_pe[_u(g)])]
+            _replay_round_robin(group, movers, xs, cnt, rr, p, ncol)
+        else:
+            rr[_u(p)] = last_c + 1 if last_c + 1 < ncol else 0
         a = z
 
 
@@ -983,7 +1354,7 @@ def _replay_round_robin(ms, movers, xs, cnt, rr, p, ncol):
         for a in range(nms):
             m = ms[_u(a)]
             if pos[_u(a)] < cnt[_u(m)]:
-                x = xs[_u(pos[_u(a)]), _u(movers[_u(m), M_LOCAL])]
+                x = xs[_u(movers[_u(m), M_LOCAL]), _u(pos[_u(a)])]
                 if x < tmin:
                     tmin = x
         if tmin == NEVER:
@@ -992,7 +1363,7 @@ def _replay_round_robin(ms, movers, xs, cnt, rr, p, ncol):
         lowest = -1
         for a in range(nms):
             m = ms[_u(a)]
-            if pos[_u(a)] < cnt[_u(m)] and xs[_u(pos[_u(a)]), _u(movers[_u(m), M_LOCAL])] == tmin:
+            if pos[_u(a)] < cnt[_u(m)] and xs[_u(movers[_u(m), M_LOCAL]), _u(pos[_u(a)])] == tmin:
                 c = movers[_u(m), M_COLOR]
                 pos[_u(a)] += 1
                 if c >= ptr and (first < 0 or c < first):

@@ -53,6 +53,7 @@ from ._layout_consts import (
     S_TASKS,
     W_RESUME,
 )
+from ._stream import thread_scratch
 from .state import FabricState
 
 F32_TYPE = f32
@@ -143,9 +144,8 @@ class Engine:
         self._static_recorded = False  # static tasks are recorded when the first run starts
         #: Run stretches where the machine only streams as schedules (decision 0004): the
         #: same cycles, memory, statistics, profile and link counters as stepping them (the
-        #: visit counters ``cycles_stepped`` and the like differ). Off by default: on this VM
-        #: it is still slower per element than the cycle loop (BENCHMARKS.md, 2026-11-22).
-        self.stream_fast_path = False
+        #: visit counter ``cycles_stepped`` differs). Set False to step every cycle.
+        self.stream_fast_path = True
 
         self._typed_views: dict[np.dtype, np.ndarray] = {}
         self.cmd_blocked = np.zeros(n, bool)  # launched function not yet complete
@@ -444,7 +444,7 @@ class Engine:
                 return "until"
             s.params[P_REPLAY] = self.trace is None and not self._task_breaks
             s.params[P_STREAM] = self.stream_fast_path and self.trace is None
-            code = _kernel.run_cycles(*s.kernel_args(), self._limit)
+            code = _kernel.run_cycles(*s.kernel_args(), thread_scratch(), self._limit)
             self._now = int(s.clock[0])
             if self.trace is not None:
                 _trace.flush(s, self.trace)

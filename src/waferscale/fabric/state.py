@@ -229,7 +229,7 @@ class FabricState:
         self.params[P_AUTO_SLOTS] = arch.pe.microthreads
         self.params[P_TS_BITS] = t.cycle_counter_bits
         self.params[P_STREAM] = 0  # Engine.stream_fast_path sets it per run
-        self.params[P_STREAM_WINDOW] = 256
+        self.params[P_STREAM_WINDOW] = 1 << 20  # a window's cycles at most
         # the stream fast path's (buffer kind, color, PE) -> buffer map; zero between windows,
         # so its pages stay untouched where no stream runs
         self.stream_map = z((3, nc, n), np.int32)
