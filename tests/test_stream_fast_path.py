@@ -131,15 +131,18 @@ def test_router_visit_order_does_not_change_a_run(delays, pause) -> None:
     _assert_same(*outcomes)
 
 
-def _relay_pe(c, *, B: int, role: str) -> None:
+def _relay_pe(c, *, B: int, role: str, late: int) -> None:
     """PE 0 sends ``a``; PE 1 writes what arrives into ``a`` while it sends ``a`` on (two ops
     of one PE on the same bytes, one writing: a race whose outcome depends on the cycles);
-    PE 2 stores what arrives."""
+    PE 2 stores what arrives, ``late`` cycles late (so PE 1's send stalls and reads some
+    elements before and some after they were overwritten)."""
     from waferscale.program import fabin_dsd, fabout_dsd, mem1d_dsd
 
     a = c.array("a", "f32", B, export=True)
 
     def main(pe):
+        if role == "keep":
+            pe.spend(late)
         if role in ("send", "relay"):
             pe.fmovs(fabout_dsd(1 if role == "relay" else 0, B), mem1d_dsd(a, B), async_=True)
         if role in ("relay", "keep"):
@@ -149,13 +152,14 @@ def _relay_pe(c, *, B: int, role: str) -> None:
     c.activate(8)
 
 
-@pytest.mark.parametrize("B", [5, 40])
-def test_two_ops_sharing_written_memory_are_left_to_the_loop(B) -> None:
+@pytest.mark.parametrize("late", [0, 30])
+def test_a_relay_racing_on_its_own_memory_is_the_same_with_the_fast_path(late) -> None:
     from waferscale.program import Layout
 
+    B = 40
     lay = Layout(3, 1, name="relay")
     for x, role in enumerate(("send", "relay", "keep")):
-        lay.set_tile_code(x, 0, _relay_pe, B=B, role=role)
+        lay.set_tile_code(x, 0, _relay_pe, B=B, role=role, late=late)
     lay.set_route(0, 0, 0, rx=["RAMP"], tx=["EAST"])
     lay.set_route(1, 0, 0, rx=["WEST"], tx=["RAMP"])
     lay.set_route(1, 0, 1, rx=["RAMP"], tx=["EAST"])
