@@ -171,3 +171,26 @@ def test_a_relay_racing_on_its_own_memory_is_the_same_with_the_fast_path(late) -
 
     slow, fast, _ = _both(lambda: Engine(lay.compile()), prepare)
     _assert_same(slow, fast)  # cycles and the whole memory arena, bit for bit
+
+
+@pytest.mark.parametrize(
+    ("pe_b", "read_at", "shared"),
+    [(0, 8, True), (0, 16, False), (1, 8, False)],
+    ids=["overlap", "apart", "other-pe"],
+)
+def test_the_shared_memory_rule_compares_the_ops_of_one_pe(pe_b, read_at, shared) -> None:
+    # op 0 writes bytes [0, 16) of PE 0; op 1 reads 4 f32 from ``read_at`` on PE ``pe_b``;
+    # op 2 keeps PE 1 at two ops too (it reads from a fabric queue)
+    from waferscale.fabric import _layout_consts as L
+    from waferscale.fabric._stream import _memory_shared
+
+    ops = np.zeros((3, L.N_OP_FIELDS), np.int64)
+    for o, pe in enumerate((0, pe_b, 1)):
+        ops[o, [L.F_PE, L.F_LEN, L.F_DONE]] = (pe, 4, 0)
+    ops[0, [L.F_DK, L.F_DA, L.F_DS, L.F_DW]] = (L.K_MEM, 0, 4, 4)
+    ops[0, L.F_AK] = L.K_FABIN
+    ops[1, [L.F_AK, L.F_AA, L.F_AS, L.F_AW]] = (L.K_MEM, read_at, 4, 4)
+    ops[1, L.F_DK] = L.K_FABOUT
+    ops[2, [L.F_AK, L.F_DK]] = (L.K_FABIN, L.K_FABOUT)
+    pe_ops = np.bincount(ops[:, L.F_PE], minlength=2).astype(np.int32)
+    assert _memory_shared(np.arange(3), 3, ops, pe_ops) is shared

@@ -4,13 +4,13 @@ When everything the machine is doing is streaming ops feeding each other through
 routes, every rule of the cycle loop is a maximum of earlier times: an element leaves a stage
 at the first cycle at which it has arrived, the stage's previous element left at least a cycle
 before, and the next buffer has room. :func:`stream_window` finds that stream graph, computes
-the cycle of every element at every stage element by element instead of cycle by cycle
-(max-plus, as ``schedule.chain_schedule`` does for one chain), and commits the machine's state
+the cycle of every element at every stage, stage by stage in data order instead of cycle by
+cycle (max-plus, as ``schedule.chain_schedule`` does for one chain; sweeps repeat while a
+queue's room binds), then the values op by op, and commits the machine's state
 at the end of the window exactly as the loop would have left it: buffers, op progress, memory,
 task activity (completions whose tasks are static and issue no streaming op are picked and
 replayed in place), statistics, profile, link counters and round-robin pointers. The loop's
-visit counters (``cycles_stepped``, ``router_visits``, ``op_visits``) count what was actually
-done and differ.
+visit counter ``cycles_stepped`` counts what was actually stepped and differs.
 
 Stages (movers) and buffers:
 
@@ -123,6 +123,9 @@ def _table(scratch, slot, rows, cols):
     return scratch[slot][: rows * cols].reshape((rows, cols))
 
 
+# an op's memory operands: (kind, address, stride, width) fields of sources a, b and the result
+OPERAND_FIELDS = ((F_AK, F_AA, F_AS, F_AW), (F_BK, F_BA, F_BS, F_BW), (F_DK, F_DA, F_DS, F_DW))
+
 # scratch tables (thread_scratch)
 (SC_MOVERS, SC_BUFS, SC_INIT_DATA, SC_INIT_READY, SC_INIT_FROM, SC_CYCLES, SC_VALUES,
  SC_READY) = range(8)  # fmt: skip
@@ -138,15 +141,15 @@ BK_R, BK_I, BK_O = 0, 1, 2
 # mover kinds
 MK_OP, MK_RAMP_UP, MK_FORWARD = 0, 1, 2
 # mover table columns
-(M_KIND, M_PE, M_COLOR, M_OP, M_IN0, M_IN1, M_NOUT, M_OUT, M_NEVER, M_COMP, M_LOCAL, M_START,
- M_LIMIT, M_UNHANDLED) = (0, 1, 2, 3, 4, 5, 6, 7, 12, 13, 14, 15, 16, 17)  # fmt: skip
-N_M = 18  # M_OUT .. M_OUT + 4: up to five outputs (a router's four ports and its ramp)
+(M_KIND, M_PE, M_COLOR, M_OP, M_IN0, M_IN1, M_NOUT, M_OUT, M_NEVER, M_LOCAL, M_START, M_LIMIT,
+ M_UNHANDLED) = (0, 1, 2, 3, 4, 5, 6, 7, 12, 13, 14, 15, 16)  # fmt: skip
+N_M = 17  # M_OUT .. M_OUT + 4: up to five outputs (a router's four ports and its ramp)
 # buffer table columns
 (B_KIND, B_PE, B_COLOR, B_CAP, B_PROD, B_CONS, B_N0, B_FROM, B_PORT, B_DELTA, B_LOCAL,
  B_HEAD0) = range(12)  # fmt: skip
 N_B = 12
-# mover states while scheduling: moving, finished or blocked for good, stopped at the window end
-ST_MOVING, ST_NEVER, ST_BEYOND = 0, 1, 2
+# how a mover's timing stopped: finished or blocked for good, or at the window's end
+ST_NEVER, ST_BEYOND = 1, 2
 
 MAX_PICKS = 16  # static tasks picked in place after one completion before the loop takes over
 MIN_WINDOW = 8  # shorter windows are left to the loop
@@ -255,29 +258,39 @@ def _dep_state(st, m):
 def _memory_shared(live, n_live, ops, pe_ops):
     """Do two live ops of one PE touch the same bytes, one of them writing? Their order in time
     then decides the values, which the schedule (op by op) does not keep."""
+    shared = np.empty(n_live, np.int64)  # the live ops of PEs running two or more, by PE
+    n = 0
     for a in range(n_live):
-        oa = live[_u(a)]
-        p = ops[_u(oa), F_PE]
-        if pe_ops[_u(p)] < 2 or ops[_u(oa), F_DK] != K_MEM:
+        if pe_ops[_u(ops[_u(live[_u(a)]), F_PE])] >= 2:
+            shared[_u(n)] = live[_u(a)]
+            n += 1
+    pes = np.empty(n, np.int64)
+    for a in range(n):
+        pes[_u(a)] = ops[_u(shared[_u(a)]), F_PE]
+    by_pe = np.argsort(pes, kind="mergesort")
+    for a in range(n):
+        oa = shared[_u(by_pe[_u(a)])]
+        if ops[_u(oa), F_DK] != K_MEM:
             continue
-        wlo, whi = _span(ops, oa, F_DA, F_DS, F_DW)
-        for b in range(n_live):
-            ob = live[_u(b)]
-            if ob == oa or ops[_u(ob), F_PE] != p:
-                continue
-            for kf, af, sf, wf in ((F_AK, F_AA, F_AS, F_AW), (F_BK, F_BA, F_BS, F_BW),
-                                   (F_DK, F_DA, F_DS, F_DW)):  # fmt: skip
-                if ops[_u(ob), _u(kf)] != K_MEM:
-                    continue
-                lo, hi = _span(ops, ob, af, sf, wf)
-                if lo < whi and wlo < hi:
-                    return True
+        wlo, whi = _span(ops, oa, 2)
+        for z in (-1, 1):  # the same PE's ops sit next to it in PE order
+            b = a + z
+            while 0 <= b < n and pes[_u(by_pe[_u(b)])] == pes[_u(by_pe[_u(a)])]:
+                ob = shared[_u(by_pe[_u(b)])]
+                for operand in range(3):
+                    if ops[_u(ob), _u(OPERAND_FIELDS[_u(operand)][0])] != K_MEM:
+                        continue
+                    lo, hi = _span(ops, ob, operand)
+                    if lo < whi and wlo < hi:
+                        return True
+                b += z
     return False
 
 
 @nb.njit(**_JIT)
-def _span(ops, o, af, sf, wf):
-    """The bytes [lo, hi) an op's memory operand still touches."""
+def _span(ops, o, operand):
+    """The bytes [lo, hi) an op's memory operand (``OPERAND_FIELDS`` row) still touches."""
+    _, af, sf, wf = OPERAND_FIELDS[_u(operand)]
     first = ops[_u(o), _u(af)] + ops[_u(o), F_DONE] * ops[_u(o), _u(sf)]
     last = ops[_u(o), _u(af)] + (ops[_u(o), F_LEN] - 1) * ops[_u(o), _u(sf)]
     return min(first, last), max(first, last) + ops[_u(o), _u(wf)]
@@ -676,12 +689,12 @@ def _source(m, src, done, movers, bufs, ops):
         row = movers[_u(pm), M_LOCAL] if pm >= 0 else 0
         return b, bufs[_u(b), B_N0], row, np.int64(-1), np.int64(0), np.int64(0)
     o = movers[_u(m), M_OP]
-    kind = ops[_u(o), F_AK] if src == 0 else ops[_u(o), F_BK]
-    at = ops[_u(o), F_AA] if src == 0 else ops[_u(o), F_BA]
+    kf, af, sf, wf = OPERAND_FIELDS[_u(src)]
+    kind = ops[_u(o), _u(kf)]
+    at = ops[_u(o), _u(af)]
     if kind == K_MEM:
-        step = ops[_u(o), F_AS] if src == 0 else ops[_u(o), F_BS]
-        width = ops[_u(o), F_AW] if src == 0 else ops[_u(o), F_BW]
-        return np.int64(-1), np.int64(0), np.int64(0), at + done * step, step, width
+        step = ops[_u(o), _u(sf)]
+        return np.int64(-1), np.int64(0), np.int64(0), at + done * step, step, ops[_u(o), _u(wf)]
     value = at if kind == K_SCALAR else np.int64(0)
     return np.int64(-1), np.int64(0), np.int64(0), value, np.int64(0), np.int64(0)
 
@@ -976,7 +989,6 @@ def stream_window(
         m = order[_u(j)]
         r = parent[_u(m)]
         movers[_u(m), M_LOCAL] = gfill[_u(r)] - comp_size[_u(r)]
-        movers[_u(m), M_COMP] = r
         grouped[_u(gfill[_u(r)])] = m
         gfill[_u(r)] += 1
     comp_bufs = np.zeros(nm + 1, np.int64)
@@ -1078,10 +1090,10 @@ def stream_window(
                 done_t[_u(m)] = x
         _carry_values(lo, hi, grouped, movers, bufs, ops, init_data, ds, cnt, mem32, mem16)
         _commit_component(
-            r, lo, hi, grouped, comp_bufs, buf_order, movers, bufs, xs, ds, rdy, cnt,
-            init_data, init_rdy, init_from, r_data, r_ctrl, r_ready, r_from, r_head, r_count,
-            r_mask, rr, i_data, i_ctrl, i_ready, i_head, i_count, i_mask, i_wait, o_data,
-            o_ctrl, o_ready, o_head, o_count, o_mask, o_wait, ops, link_out, prof, stats, ncol,
+            r, lo, hi, grouped, comp_bufs, buf_order, movers, bufs, xs, ds, rdy, cnt, r_data,
+            r_ctrl, r_ready, r_from, r_head, r_count, r_mask, rr, i_data, i_ctrl, i_ready, i_head,
+            i_count, i_mask, o_data, o_ctrl, o_ready, o_head, o_count, o_mask, ops, link_out,
+            prof, stats, ncol,
         )  # fmt: skip
     _forget(bufs, nb_, smap)
 
@@ -1223,10 +1235,9 @@ def stream_window(
 
 @nb.njit(**_JIT)
 def _commit_component(
-    r, lo, hi, grouped, comp_bufs, buf_order, movers, bufs, xs, ds, rdy, cnt,
-    init_data, init_rdy, init_from, r_data, r_ctrl, r_ready, r_from, r_head, r_count,
-    r_mask, rr, i_data, i_ctrl, i_ready, i_head, i_count, i_mask, i_wait, o_data,
-    o_ctrl, o_ready, o_head, o_count, o_mask, o_wait, ops, link_out, prof, stats, ncol,
+    r, lo, hi, grouped, comp_bufs, buf_order, movers, bufs, xs, ds, rdy, cnt, r_data, r_ctrl,
+    r_ready, r_from, r_head, r_count, r_mask, rr, i_data, i_ctrl, i_ready, i_head, i_count,
+    i_mask, o_data, o_ctrl, o_ready, o_head, o_count, o_mask, ops, link_out, prof, stats, ncol,
 ):  # fmt: skip
     """Write one scheduled component back: what each buffer holds, each op's progress, the
     counters, and the round-robin pointer of each router that forwarded."""
