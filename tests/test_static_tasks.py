@@ -219,7 +219,7 @@ def test_replays_that_find_the_op_pool_short_fall_back_to_python():
     eng_py.run()
     eng = Engine(wl_st.compiled)
     wl_st.load(eng)
-    eng._record_static_tasks()
+    eng.prepare()
     s = eng.state
     s.op_free_n[0] = 100  # pretend the rest is in use: replays must not take rows they lack
     eng.run()

@@ -15,6 +15,7 @@ from waferscale.demos import broadcast_1d, chain_reduce_1d, chain_reduce_2d, gem
 from waferscale.demos._common import load_region
 from waferscale.demos.collectives import sync_chain_row
 from waferscale.fabric import Engine
+from waferscale.program import fabin_dsd, fabout_dsd, mem1d_dsd
 
 # what the loop counts of its own work (visits), which the fast path does not do
 VISIT_COUNTERS = ("cycles_stepped",)
@@ -194,3 +195,149 @@ def test_the_shared_memory_rule_compares_the_ops_of_one_pe(pe_b, read_at, shared
     ops[2, [L.F_AK, L.F_DK]] = (L.K_FABIN, L.K_FABOUT)
     pe_ops = np.bincount(ops[:, L.F_PE], minlength=2).astype(np.int32)
     assert _memory_shared(np.arange(3), 3, ops, pe_ops) is shared
+
+
+def _two_stream_pe(c, *, B0: int, B1: int, gap: int, late: int, role: str) -> None:
+    """PE 0 sends ``a0`` on color 0, then ``gap`` cycles later ``a1`` on color 1: one ramp-up
+    and the same east ports for both. ``rx0`` / ``rx1`` receive them ``late`` cycles late."""
+    a0 = c.array("a0", "f32", B0, export=True)
+    a1 = c.array("a1", "f32", B1, export=True)
+
+    def main(pe):
+        if role == "send":
+            pe.fmovs(fabout_dsd(0, B0), mem1d_dsd(a0), async_=True)
+            pe.spend(gap)
+            pe.fmovs(fabout_dsd(1, B1), mem1d_dsd(a1), async_=True)
+            return
+        pe.spend(late)
+        if role in ("rx0", "rx01"):
+            pe.fmovs(mem1d_dsd(a0), fabin_dsd(0, B0), async_=True)
+        if role in ("rx1", "rx01"):
+            pe.fmovs(mem1d_dsd(a1), fabin_dsd(1, B1), async_=True)
+
+    c.bind_local_task(main, 8, static=True)
+    c.activate(8)
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    B0=st.integers(1, 40),
+    B1=st.integers(1, 40),
+    gap=st.integers(0, 60),
+    to0=st.integers(1, 4),
+    to1=st.integers(1, 4),
+    late=st.integers(0, 50),
+    depth=st.integers(1, 4),
+)
+def test_two_colors_on_one_ramp_up_and_port_are_the_same_with_the_fast_path(
+    B0, B1, gap, to0, to1, late, depth
+) -> None:
+    # Two streams share PE 0's ramp-up and the east ports on the way: the window ends before
+    # the second can move while the first still does (decision 0004), or the loop arbitrates.
+    from waferscale.program import Layout
+
+    spec = arch_mod.custom_mesh(5, 1, **{"router.buffer_depth": depth})
+    lay = Layout(5, 1, arch=spec, name="two-streams")
+    for x in range(5):
+        receives = {(True, True): "rx01", (True, False): "rx0", (False, True): "rx1"}
+        role = "send" if x == 0 else receives.get((x == to0, x == to1), "idle")
+        lay.set_tile_code(x, 0, _two_stream_pe, B0=B0, B1=B1, gap=gap, late=late, role=role)
+    for color, to in ((0, to0), (1, to1)):
+        lay.set_route(0, 0, color, rx=["RAMP"], tx=["EAST"])
+        for x in range(1, to):
+            lay.set_route(x, 0, color, rx=["WEST"], tx=["EAST"])
+        lay.set_route(to, 0, color, rx=["WEST"], tx=["RAMP"])
+    data = np.random.default_rng(B0 * 41 + B1).standard_normal(B0 + B1).astype(np.float32)
+
+    def prepare(eng: Engine) -> None:
+        load_region(eng, "a0", data[None, None, :B0])
+        load_region(eng, "a1", data[None, None, B0:])
+
+    slow, fast, eng = _both(lambda: Engine(lay.compile()), prepare)
+    _assert_same(slow, fast)
+    np.testing.assert_array_equal(eng.read_symbol(to0, 0, "a0"), data[:B0])
+    np.testing.assert_array_equal(eng.read_symbol(to1, 0, "a1"), data[B0:])
+
+
+def _compute_relay_pe(c, *, B: int, work: int, role: str, cin: int, cout: int) -> None:
+    """Receive a vector, then (a static task, run in place by a window) add ``b`` to it,
+    spend ``work`` cycles and send it on: streaming ops issued by tasks a window starts."""
+    a = c.array("a", "f32", B, export=True)
+    b = c.array("b", "f32", B, export=True)
+
+    def forward(pe):
+        pe.fadds(mem1d_dsd(a), mem1d_dsd(a), mem1d_dsd(b))
+        pe.spend(work)
+        if role != "last":
+            pe.fmovs(fabout_dsd(cout, B), mem1d_dsd(a), async_=True)
+
+    def main(pe):
+        if role == "first":
+            forward(pe)
+        else:
+            pe.fmovs(mem1d_dsd(a), fabin_dsd(cin, B), async_=True, activate=forward)
+
+    c.bind_local_task(forward, 9, static=True)
+    c.bind_local_task(main, 8, static=True)
+    c.activate(8)
+
+
+def _long_stream_pe(c, *, L: int, role: str) -> None:
+    """A stream of ``L`` f32 along a row on color 2, going on while the relay above runs."""
+    a = c.array("long", "f32", L, export=True)
+
+    def main(pe):
+        if role == "send":
+            pe.fmovs(fabout_dsd(2, L), mem1d_dsd(a), async_=True)
+        elif role == "keep":
+            pe.fmovs(mem1d_dsd(a), fabin_dsd(2, L), async_=True)
+
+    c.bind_local_task(main, 8, static=True)
+    c.activate(8)
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    works=st.lists(st.integers(0, 70), min_size=2, max_size=7),
+    B=st.integers(1, 30),
+    window=st.sampled_from([8, 64, 1 << 20]),
+)
+def test_tasks_started_in_a_window_may_issue_streams(works, B, window) -> None:
+    from waferscale.fabric._params import P_STREAM_WINDOW
+    from waferscale.program import Layout
+
+    # Row 0 relays; row 1 streams all along, so the windows go on past the tasks they start
+    # and must end before the streams those tasks issue can move.
+    W = len(works)
+    L = 250
+    lay = Layout(W, 2, name="compute-relay")
+    for x in range(W):
+        role = "send" if x == 0 else "keep" if x == W - 1 else "pass"
+        lay.set_tile_code(x, 1, _long_stream_pe, L=L, role=role)
+        if x < W - 1:
+            lay.set_route(x, 1, 2, rx=["RAMP" if x == 0 else "WEST"], tx=["EAST"])
+    lay.set_route(W - 1, 1, 2, rx=["WEST"], tx=["RAMP"])
+    for x, work in enumerate(works):
+        role = "first" if x == 0 else "last" if x == W - 1 else "mid"
+        cin, cout = (x + 1) % 2, x % 2
+        lay.set_tile_code(x, 0, _compute_relay_pe, B=B, work=work, role=role, cin=cin, cout=cout)
+        if x < W - 1:
+            lay.set_route(x, 0, cout, rx=["RAMP"], tx=["EAST"])
+            lay.set_route(x + 1, 0, cout, rx=["WEST"], tx=["RAMP"])
+    data = np.random.default_rng(W * 31 + B).standard_normal((2, W, B)).astype(np.float32)
+
+    def prepare(eng: Engine) -> None:
+        eng.state.params[P_STREAM_WINDOW] = window
+        load_region(eng, "a", data[0][None])
+        load_region(eng, "b", data[1][None])
+        load_region(eng, "long", np.arange(L, dtype=np.float32)[None, None], 0, 1)
+
+    slow, fast, eng = _both(lambda: Engine(lay.compile()), prepare)
+    _assert_same(slow, fast)
+    want = data[0][0] + data[1][0]
+    for x in range(1, W):
+        want = want + data[1][x]
+    np.testing.assert_array_equal(eng.read_symbol(W - 1, 0, "a"), want)
+    np.testing.assert_array_equal(eng.read_symbol(W - 1, 1, "long"), np.arange(L))
+    if window > 64:
+        assert eng.stats()["cycles_stepped"] < 10 * W  # the windows took the tasks in place

@@ -14,8 +14,94 @@ from numba import types
 from numba.extending import intrinsic
 
 from ._layout_consts import K_MEM
-from ._memaccess import read_mem, write_mem
-from ._numerics import apply_elem
+from ._memaccess import _u, read_mem, write_mem
+from ._numerics import (
+    ElemOp,
+    apply_elem,
+    fadds_raw,
+    fadds_word,
+    fmacs_unfused_raw,
+    fmacs_unfused_word,
+    fmuls_raw,
+    fmuls_word,
+    fsubs_raw,
+    fsubs_word,
+)
+
+_FADDS, _FSUBS, _FMULS, _FMACS = (int(ElemOp.FADDS), int(ElemOp.FSUBS), int(ElemOp.FMULS),
+                                  int(ElemOp.FMACS))  # fmt: skip
+_MOV32 = int(ElemOp.MOV32)
+_INLINE = {"cache": True, "nogil": True, "boundscheck": False, "forceinline": True}
+
+
+@nb.njit(**_INLINE)
+def _mov_word(a, b, c):
+    return a
+
+
+@nb.njit(**_INLINE)
+def _has_nan(mem32, first, stride, n):
+    """Is one of the ``n`` f32 words from ``first`` (step ``stride``) a NaN? (The largest
+    magnitude bits, as i32: a reduction that vectorises.)"""
+    most = np.int32(0)
+    for i in range(n):
+        most = max(most, np.int32(mem32[_u(first + i * stride)] & np.uint32(0x7FFFFFFF)))
+    return most > np.int32(0x7F800000)
+
+
+@nb.njit(**_INLINE)
+def _is_nan(w):
+    return (np.uint32(w) & np.uint32(0x7FFFFFFF)) > np.uint32(0x7F800000)
+
+
+# Inlined: an out-of-line call would pass ``raw`` and ``exact`` as Python objects, which numba
+# cannot cache.
+@nb.njit(**_INLINE)
+def _word_loop(raw, exact, nan_rule, mem32, n, d, ds, a_mem, a, a_s, b_mem, b, b_s, c):
+    """``mem32[d + i*ds] = op(A[i], B[i], c)`` in element order, for 32-bit operands (indices
+    and strides in words; an operand not in memory is its word ``a`` / ``b``), compiled per op
+    (``raw``: the float unit's result; ``exact``: with the NaN rule).
+
+    Operands without a NaN at the start take the raw op: a NaN that the op itself makes (inf -
+    inf) is the float unit's default NaN, which the NaN rule returns unchanged when a later
+    element reads it, so the result is the same word. Without the per-element NaN branch, the
+    contiguous loops vectorise (LLVM's run-time overlap check keeps the element order's result
+    where operands overlap; the in-place form ``y = y op b`` reads and writes one index, which
+    that check would otherwise refuse)."""
+    if ds == 1 and (a_s == 1 or not a_mem) and (b_s == 1 or not b_mem):
+        # contiguous: the unit strides are constants here, so the loops vectorise
+        if nan_rule and (
+            (_has_nan(mem32, a, 1, n) if a_mem else _is_nan(a))
+            or (_has_nan(mem32, b, 1, n) if b_mem else _is_nan(b))
+            or _is_nan(c)
+        ):
+            for i in range(n):
+                x = mem32[_u(a + i)] if a_mem else a
+                y = mem32[_u(b + i)] if b_mem else b
+                mem32[_u(d + i)] = np.uint32(exact(x, y, c))
+        elif a_mem and b_mem and a == d:
+            for i in range(n):
+                mem32[_u(d + i)] = np.uint32(raw(mem32[_u(d + i)], mem32[_u(b + i)], c))
+        else:
+            for i in range(n):
+                x = mem32[_u(a + i)] if a_mem else a
+                y = mem32[_u(b + i)] if b_mem else b
+                mem32[_u(d + i)] = np.uint32(raw(x, y, c))
+        return
+    if nan_rule and (
+        (_has_nan(mem32, a, a_s, n) if a_mem else _is_nan(a))
+        or (_has_nan(mem32, b, b_s, n) if b_mem else _is_nan(b))
+        or _is_nan(c)
+    ):
+        for i in range(n):
+            x = mem32[_u(a + i * a_s)] if a_mem else a
+            y = mem32[_u(b + i * b_s)] if b_mem else b
+            mem32[_u(d + i * ds)] = np.uint32(exact(x, y, c))
+        return
+    for i in range(n):
+        x = mem32[_u(a + i * a_s)] if a_mem else a
+        y = mem32[_u(b + i * b_s)] if b_mem else b
+        mem32[_u(d + i * ds)] = np.uint32(raw(x, y, c))
 
 
 @nb.njit(cache=True, nogil=True, boundscheck=False)
@@ -26,6 +112,37 @@ def memory_op(
     b_kind, b_arg, b_stride, b_width,
 ):  # fmt: skip
     c = np.uint32(scalar & 0xFFFFFFFF)
+    if (
+        d_width == 4
+        and (a_kind != K_MEM or a_width == 4)
+        and (b_kind != K_MEM or b_width == 4)
+        and ((d_stride | a_stride | b_stride) & 3) == 0
+    ):
+        # 32-bit ops without a dispatch per element (the same element functions)
+        a_mem, b_mem = a_kind == K_MEM, b_kind == K_MEM
+        aw = a_arg >> 2 if a_mem else np.uint32(a_arg & 0xFFFFFFFF)
+        bw = b_arg >> 2 if b_mem else np.uint32(b_arg & 0xFFFFFFFF)
+        d, ds, a_s, b_s = d_addr >> 2, d_stride >> 2, a_stride >> 2, b_stride >> 2
+        if code == _FMACS and not fused:
+            _word_loop(fmacs_unfused_raw, fmacs_unfused_word, True,
+                       mem32, n, d, ds, a_mem, aw, a_s, b_mem, bw, b_s, c)
+            return
+        if code == _FADDS:
+            _word_loop(fadds_raw, fadds_word, True,
+                       mem32, n, d, ds, a_mem, aw, a_s, b_mem, bw, b_s, c)
+            return
+        if code == _FSUBS:
+            _word_loop(fsubs_raw, fsubs_word, True,
+                       mem32, n, d, ds, a_mem, aw, a_s, b_mem, bw, b_s, c)
+            return
+        if code == _FMULS:
+            _word_loop(fmuls_raw, fmuls_word, True,
+                       mem32, n, d, ds, a_mem, aw, a_s, b_mem, bw, b_s, c)
+            return
+        if code == _MOV32:
+            _word_loop(_mov_word, _mov_word, False,
+                       mem32, n, d, ds, a_mem, aw, a_s, b_mem, bw, b_s, c)
+            return
     for i in range(n):
         if a_kind == K_MEM:
             a = read_mem(mem32, mem16, a_arg + i * a_stride, a_width)
@@ -69,17 +186,24 @@ def pack_memory(prm: np.ndarray, mem32: np.ndarray) -> None:
 
 
 @nb.njit(cache=True, nogil=True, boundscheck=False)
-def memory_op_row(mem32, mem16, prm, base):
-    """:func:`memory_op` with its arguments in ``prm`` (the ``MP_*`` layout), memory addresses
-    relative to the PE's memory ``base`` (so one ``prm`` serves every PE running the same
-    program)."""
-    a_arg = prm[MP_A_ARG] + base if prm[MP_A_KIND] == K_MEM else prm[MP_A_ARG]
-    b_arg = prm[MP_B_ARG] + base if prm[MP_B_KIND] == K_MEM else prm[MP_B_ARG]
+def memory_op_row(mem32, mem16, prms, row, base):
+    """:func:`memory_op` with its arguments in row ``row`` of ``prms`` (the ``MP_*`` layout),
+    memory addresses relative to the PE's memory ``base`` (so one row serves every PE running
+    the same program). The table and a row number, not a view of the row: making a view costs
+    more than a short op (measured 12 ns a call)."""
+    i = _u(row)
+    a_arg = prms[_u(i), MP_A_ARG]
+    if prms[_u(i), MP_A_KIND] == K_MEM:
+        a_arg += base
+    b_arg = prms[_u(i), MP_B_ARG]
+    if prms[_u(i), MP_B_KIND] == K_MEM:
+        b_arg += base
     memory_op(
-        mem32, mem16, prm[MP_CODE], prm[MP_N], prm[MP_FUSED] != 0, prm[MP_SCALAR],
-        prm[MP_D_ADDR] + base, prm[MP_D_STRIDE], prm[MP_D_WIDTH],
-        prm[MP_A_KIND], a_arg, prm[MP_A_STRIDE], prm[MP_A_WIDTH],
-        prm[MP_B_KIND], b_arg, prm[MP_B_STRIDE], prm[MP_B_WIDTH],
+        mem32, mem16, prms[_u(i), MP_CODE], prms[_u(i), MP_N], prms[_u(i), MP_FUSED] != 0,
+        prms[_u(i), MP_SCALAR], prms[_u(i), MP_D_ADDR] + base, prms[_u(i), MP_D_STRIDE],
+        prms[_u(i), MP_D_WIDTH], prms[_u(i), MP_A_KIND], a_arg, prms[_u(i), MP_A_STRIDE],
+        prms[_u(i), MP_A_WIDTH], prms[_u(i), MP_B_KIND], b_arg, prms[_u(i), MP_B_STRIDE],
+        prms[_u(i), MP_B_WIDTH],
     )  # fmt: skip
 
 
@@ -87,4 +211,4 @@ def memory_op_row(mem32, mem16, prm, base):
 def memory_op_packed(prm, base):
     """:func:`memory_op_row` on the memory that :func:`pack_memory` stored in ``prm``."""
     mem32 = nb.carray(_u32_pointer(prm[MP_MEM_ADDRESS]), prm[MP_MEM_WORDS])
-    memory_op_row(mem32, mem32.view(np.uint16), prm, base)
+    memory_op_row(mem32, mem32.view(np.uint16), prm.reshape((1, prm.shape[0])), 0, base)

@@ -670,6 +670,62 @@ def _first_nan16(a, b, c):
     return (c | 0x0200) & 0xFFFF
 
 
+# The f32 arithmetic ops on raw words: ``*_raw`` is the float unit's result, ``*_word`` that
+# result with the NaN rule (a NaN operand always gives a NaN result, and a NaN result from
+# non-NaN operands, like inf - inf, is the float unit's own default NaN), applied after the
+# op on the rare NaN result only. The memory ops' loops (``_memops``) use the raw form for
+# operands with no NaN.
+@njit(**_INL)
+def _f32_result(r, a, b, c):
+    if _nan32(r) and (_nan32(a) or _nan32(b) or _nan32(c)):
+        return _first_nan32(a, b, c)
+    return r
+
+
+@njit(**_INL)
+def fadds_raw(a, b, c):
+    return f32_as_bits(bits_as_f32(a) + bits_as_f32(b))
+
+
+@njit(**_INL)
+def fsubs_raw(a, b, c):
+    return f32_as_bits(bits_as_f32(a) - bits_as_f32(b))
+
+
+@njit(**_INL)
+def fmuls_raw(a, b, c):
+    return f32_as_bits(bits_as_f32(a) * bits_as_f32(b))
+
+
+@njit(**_INL)
+def fmacs_unfused_raw(a, b, c):
+    return f32_as_bits(bits_as_f32(a) + bits_as_f32(b) * bits_as_f32(c))
+
+
+@njit(**_INL)
+def fadds_word(a, b, c):
+    """f32 ``a + b`` on raw words (``c`` unused)."""
+    return _f32_result(fadds_raw(a, b, c), a, b, b)
+
+
+@njit(**_INL)
+def fsubs_word(a, b, c):
+    """f32 ``a - b`` on raw words (``c`` unused)."""
+    return _f32_result(fsubs_raw(a, b, c), a, b, b)
+
+
+@njit(**_INL)
+def fmuls_word(a, b, c):
+    """f32 ``a * b`` on raw words (``c`` unused)."""
+    return _f32_result(fmuls_raw(a, b, c), a, b, b)
+
+
+@njit(**_INL)
+def fmacs_unfused_word(a, b, c):
+    """f32 ``a + round(b * c)`` on raw words (two roundings)."""
+    return _f32_result(fmacs_unfused_raw(a, b, c), a, b, c)
+
+
 @njit(**_INL)
 def _apply(op, a, b, c, fused):
     """Core of :func:`apply_elem` on int64 words; returns an int64 word."""
@@ -678,28 +734,20 @@ def _apply(op, a, b, c, fused):
     elif op == _MOV32:
         return a
     elif op == _FADDS:
-        if _nan32(a) or _nan32(b):
-            return _first_nan32(a, b, b)
-        return f32_as_bits(bits_as_f32(a) + bits_as_f32(b))
+        return fadds_word(a, b, c)
     elif op == _FSUBS:
-        if _nan32(a) or _nan32(b):
-            return _first_nan32(a, b, b)
-        return f32_as_bits(bits_as_f32(a) - bits_as_f32(b))
+        return fsubs_word(a, b, c)
     elif op == _FMULS:
-        if _nan32(a) or _nan32(b):
-            return _first_nan32(a, b, b)
-        return f32_as_bits(bits_as_f32(a) * bits_as_f32(b))
+        return fmuls_word(a, b, c)
     elif op == _FMACS:
+        if not fused:
+            return fmacs_unfused_word(a, b, c)
         if _nan32(a) or _nan32(b) or _nan32(c):
             return _first_nan32(a, b, c)
-        fa = bits_as_f32(a)
-        fb = bits_as_f32(b)
-        fc = bits_as_f32(c)
-        if fused:
-            r = np.float32(_fma_f64_round_to_odd(np.float64(fa), np.float64(fb), np.float64(fc)))
-        else:
-            r = fa + fb * fc
-        return f32_as_bits(r)
+        fa = np.float64(bits_as_f32(a))
+        fb = np.float64(bits_as_f32(b))
+        fc = np.float64(bits_as_f32(c))
+        return f32_as_bits(np.float32(_fma_f64_round_to_odd(fa, fb, fc)))
     elif op == _FNEGS:
         return a ^ 0x80000000
     elif op == _FABSS:

@@ -72,7 +72,7 @@ def replay_script(
             z = script[_u(a + 3)]
             if z != 0:  # the scalar is read from memory at issue: (byte offset << 3) | width
                 mprm[_u(x), MP_SCALAR] = read_mem(mem32, mem16, base + (z >> 3), z & 7)
-            memory_op_row(mem32, mem16, mprm[_u(x)], base)
+            memory_op_row(mem32, mem16, mprm, x, base)
             cursor += y
         elif kind == A_ISSUE:
             issue_op(

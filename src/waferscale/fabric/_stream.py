@@ -81,18 +81,32 @@ from ._layout_consts import (
 from ._memaccess import _u, read_mem, write_mem
 from ._numerics import apply_elem
 from ._params import (
+    P_AUTO_SLOTS,
     P_COLORS,
     P_HOP,
     P_ICAP,
     P_OCAP,
+    P_OP_STARTUP,
     P_RAMP,
     P_RCAP,
     P_REPLAY,
     P_STREAM_WINDOW,
+    P_TASK_STARTUP,
     P_TURN,
     P_WATCHDOG,
 )
-from ._script import A_ACTIVATE, A_BLOCK, A_UNBLOCK, ACTION_WORDS, SCRIPT_HEADER, run_static_task
+from ._script import (
+    A_ACTIVATE,
+    A_BLOCK,
+    A_ISSUE,
+    A_MEM,
+    A_SPEND,
+    A_UNBLOCK,
+    ACTION_WORDS,
+    SCRIPT_HEADER,
+    can_replay,
+    run_static_task,
+)
 
 NEVER = np.int64(1) << np.int64(62)
 _JIT = {"cache": True, "nogil": True, "boundscheck": False}
@@ -213,36 +227,65 @@ def _mover(kind, p, c, o, movers, nm):
 
 
 @nb.njit(**_JIT)
-def _chain_stays_static(p, on, tid, t_active, t_blocked, t_local, code_of, prog_script, script,
-                        replay_on):  # fmt: skip
-    """Would the picker, after an op of PE ``p`` completes with ``on`` for task ``tid``, only
-    pick static tasks whose records issue no streaming op (so they run in place)?"""
+def _static_chain(p, o, on, tid, t_active, t_blocked, t_local, code_of, prog_script, script,
+                  replay_on, slot_op, ops, op_free_n, rows_taken, params):  # fmt: skip
+    """Would the picker, after op ``o`` of PE ``p`` (its only op) completes with ``on`` for
+    task ``tid``, only pick static tasks, which then run in place? Returns -1 if not; else the
+    least number of cycles from the completion to the first cycle at which a streaming op they
+    issue could move (``NEVER``: they issue none). One task of the chain may issue streaming
+    ops, if its replay will find the slots (the completing op's freed) and the pool rows
+    (``rows_taken`` counts those the window's earlier completions take)."""
     act = t_active[_u(p)]
     blk = t_blocked[_u(p)]
     if on == ON_ACTIVATE:
         act |= np.int64(1) << tid
     elif on == ON_UNBLOCK:
         blk &= ~(np.int64(1) << tid)
+    elapsed = np.int64(0)  # a floor of the next pick, after the completion
+    first_move = NEVER
     for _ in range(MAX_PICKS):
         ready = act & t_local[_u(p)] & ~blk
         if ready == 0:
-            return True
+            return first_move
         k = 0
         while ((ready >> k) & 1) == 0:
             k += 1
         act &= ~(np.int64(1) << k)
         sc = prog_script[_u(code_of[_u(p)]), _u(k)] if replay_on else -1
-        if sc < 0 or script[_u(sc + 1)] != 0:
-            return False
+        if sc < 0:
+            return -1
+        issues = script[_u(sc + 1)]
+        if issues != 0:
+            if first_move != NEVER or op_free_n[0] - rows_taken[0] < issues:
+                return -1
+            slot = ops[_u(o), F_SLOT]
+            slot_op[_u(p), _u(slot)] = -1  # as after the completion
+            fits = can_replay(script, sc, p, slot_op, op_free_n, params[P_AUTO_SLOTS])
+            slot_op[_u(p), _u(slot)] = o
+            if not fits:
+                return -1
+        cursor = elapsed + params[P_TASK_STARTUP]
         for a in range(script[_u(sc)]):
             w = sc + SCRIPT_HEADER + a * ACTION_WORDS
-            if script[_u(w)] == A_ACTIVATE:
+            kind = script[_u(w)]
+            if kind == A_ACTIVATE:
                 act |= np.int64(1) << script[_u(w + 1)]
-            elif script[_u(w)] == A_BLOCK:
+            elif kind == A_BLOCK:
                 blk |= np.int64(1) << script[_u(w + 1)]
-            elif script[_u(w)] == A_UNBLOCK:
+            elif kind == A_UNBLOCK:
                 blk &= ~(np.int64(1) << script[_u(w + 1)])
-    return False
+            elif kind == A_MEM:
+                cursor += script[_u(w + 2)]
+            elif kind == A_SPEND:
+                cursor += script[_u(w + 1)]
+            elif kind == A_ISSUE:
+                if cursor + params[P_OP_STARTUP] < first_move:
+                    first_move = cursor + params[P_OP_STARTUP]
+                cursor += 1
+        if issues != 0:
+            rows_taken[0] += issues
+        elapsed = cursor if cursor > elapsed + 1 else elapsed + 1
+    return -1
 
 
 @nb.njit(**_JIT)
@@ -421,6 +464,94 @@ def _completion_floor(m, movers, bufs, init_rdy, t, hop, ramp, walked, budget):
             stack[_u(depth), 2] = after + lat
             depth += 1
     return floor, walked
+
+
+@nb.njit(**_JIT)
+def _earliest_moves(order, nm, movers, bufs, init_rdy, t, hop, ramp):
+    """A cycle before which each mover cannot move (its first element): its start, and each
+    input's first element ready at the least latency after its producer's earliest move."""
+    em = np.full(nm, NEVER, np.int64)
+    for j in range(nm):
+        m = order[_u(j)]
+        if movers[_u(m), M_NEVER] != 0:
+            continue
+        x = movers[_u(m), M_START] if movers[_u(m), M_KIND] == MK_OP else t
+        for src in range(2):
+            b = movers[_u(m), _u(M_IN0 + src)]
+            if b < 0:
+                continue
+            if bufs[_u(b), B_N0] > 0:
+                ready = init_rdy[_u(b), 0]
+            else:
+                pm = bufs[_u(b), B_PROD]
+                if pm < 0 or em[_u(pm)] >= NEVER:
+                    x = NEVER
+                    break
+                if movers[_u(pm), M_KIND] == MK_OP:
+                    ready = em[_u(pm)] + 1
+                elif movers[_u(pm), M_KIND] == MK_RAMP_UP or bufs[_u(b), B_PORT] == RAMP:
+                    ready = em[_u(pm)] + ramp
+                else:
+                    ready = em[_u(pm)] + hop
+            if ready > x:
+                x = ready
+        em[_u(m)] = x
+    return em
+
+
+@nb.njit(**_JIT)
+def _shared_cut(order, nm, movers, bufs, init_rdy, parent, t, hop, ramp):
+    """The cycle before which at most one user moves on each shared thing: a ramp-up (users:
+    colors), a router output port (colors) and a router's round-robin pointer (components).
+    Up to it the users of each never meet, so arbitration between them never decides and
+    each component's commit leaves the pointer as the loop would."""
+    em = _earliest_moves(order, nm, movers, bufs, init_rdy, t, hop, ramp)
+    n_claims = 0
+    for m in range(nm):
+        if movers[_u(m), M_KIND] == MK_RAMP_UP:
+            n_claims += 1
+        elif movers[_u(m), M_KIND] == MK_FORWARD:
+            n_claims += 1 + movers[_u(m), M_NOUT]
+    what = np.empty(n_claims, np.int64)  # PE * 8 + (port, 5: ramp-up, 6: pointer)
+    user = np.empty(n_claims, np.int64)
+    when = np.empty(n_claims, np.int64)
+    k = 0
+    for m in range(nm):
+        kind = movers[_u(m), M_KIND]
+        p = movers[_u(m), M_PE]
+        if kind == MK_RAMP_UP:
+            what[_u(k)], user[_u(k)], when[_u(k)] = p * 8 + 5, movers[_u(m), M_COLOR], em[_u(m)]
+            k += 1
+        elif kind == MK_FORWARD:
+            what[_u(k)], user[_u(k)], when[_u(k)] = p * 8 + 6, parent[_u(m)], em[_u(m)]
+            k += 1
+            for j in range(movers[_u(m), M_NOUT]):
+                port = bufs[_u(movers[_u(m), _u(M_OUT + j)]), B_PORT]
+                what[_u(k)], user[_u(k)] = p * 8 + port, movers[_u(m), M_COLOR]
+                when[_u(k)] = em[_u(m)]
+                k += 1
+    by_time = np.argsort(when, kind="mergesort")  # by time within each shared thing
+    what_by_time = np.empty(n_claims, np.int64)
+    for j in range(n_claims):
+        what_by_time[_u(j)] = what[_u(by_time[_u(j)])]
+    by_what = np.argsort(what_by_time, kind="mergesort")
+    by = np.empty(n_claims, np.int64)
+    for j in range(n_claims):
+        by[_u(j)] = by_time[_u(by_what[_u(j)])]
+    cut = NEVER
+    a = 0
+    while a < n_claims:
+        z = a
+        while z < n_claims and what[_u(by[_u(z)])] == what[_u(by[_u(a)])]:
+            z += 1
+        first = user[_u(by[_u(a)])]
+        for g in range(a + 1, z):
+            if user[_u(by[_u(g)])] != first:
+                if when[_u(by[_u(g)])] < cut:
+                    cut = when[_u(by[_u(g)])]
+                break
+        a = z
+    return cut
 
 
 @nb.njit(**_JIT)
@@ -767,24 +898,30 @@ def stream_window(
         return
 
     # ---- completions the schedule cannot handle in place end the window before them ---
+    # (Streaming ops that the tasks run in place issue are not in the graph: the window ends
+    # before the first of them could move.)
     replay_on = params[P_REPLAY] != 0
     unhandled = np.zeros(n_live, np.int64)
     soonest = NEVER
+    rows_taken = np.zeros(1, np.int64)
     for k in range(n_live):
         o = live[_u(k)]
         p = ops[_u(o), F_PE]
         on = ops[_u(o), F_ON_DONE]
+        start = ops[_u(o), F_START] if ops[_u(o), F_START] > t else t
+        earliest = start + ops[_u(o), F_LEN] - ops[_u(o), F_DONE] - 1
         handled = on == ON_NONE
         alone = pe_ops[_u(p)] == 1 and ce_state[_u(p)] == CE_IDLE and t_dmask[_u(p)] == 0
         if on in (ON_ACTIVATE, ON_UNBLOCK) and alone and i_nctrl[_u(p)] == 0:
-            handled = _chain_stays_static(
-                p, on, ops[_u(o), F_TASK], t_active, t_blocked, t_local, code_of, prog_script,
-                script, replay_on,
+            after = _static_chain(
+                p, o, on, ops[_u(o), F_TASK], t_active, t_blocked, t_local, code_of,
+                prog_script, script, replay_on, slot_op, ops, op_free_n, rows_taken, params,
             )  # fmt: skip
+            handled = after >= 0
+            if handled and after < NEVER and earliest + after < bound:
+                bound = earliest + after
         if not handled or on == ON_RESUME:
             unhandled[_u(k)] = 1
-            start = ops[_u(o), F_START] if ops[_u(o), F_START] > t else t
-            earliest = start + ops[_u(o), F_LEN] - ops[_u(o), F_DONE] - 1
             if earliest < soonest:
                 soonest = earliest
     if soonest - t < MIN_WINDOW:
@@ -889,8 +1026,10 @@ def stream_window(
                 movers[_u(m), _u(M_OUT + movers[_u(m), M_NOUT])] = d
                 movers[_u(m), M_NOUT] += 1
         b += 1
-    # each router output port and each ramp-up carries one color of the graph; no control
-    # wavelets in the graph's buffers (they would steer switches and start tasks)
+    # A router output port or a ramp-up that two colors of the graph use, and a router whose
+    # forwards are in two components (its round-robin pointer is rebuilt per component), are
+    # shared: the window then ends before the second of them can move (``_shared_cut``).
+    shared = False
     if ok:
         owner = np.zeros((n, 6), np.int16)
         for m in range(nm):
@@ -899,14 +1038,15 @@ def stream_window(
             c = movers[_u(m), M_COLOR]
             if kind == MK_RAMP_UP:
                 if owner[_u(p), 5] != 0 and owner[_u(p), 5] != c + 1:
-                    ok = False
+                    shared = True
                 owner[_u(p), 5] = c + 1
             elif kind == MK_FORWARD:
                 for j in range(movers[_u(m), M_NOUT]):
                     port = bufs[_u(movers[_u(m), _u(M_OUT + j)]), B_PORT]
                     if owner[_u(p), _u(port)] != 0 and owner[_u(p), _u(port)] != c + 1:
-                        ok = False
+                        shared = True
                     owner[_u(p), _u(port)] = c + 1
+    # no control wavelets in the graph's buffers (they would steer switches and start tasks)
     # the tables may have grown: keep them for the next window
     if movers.size > scratch[SC_MOVERS].size:
         scratch[SC_MOVERS] = movers.reshape(-1)
@@ -1009,16 +1149,23 @@ def stream_window(
         bufs[_u(b), B_LOCAL] = bfill[_u(r)] - comp_bufs[_u(r)]
         buf_order[_u(bfill[_u(r)])] = b
         bfill[_u(r)] += 1
-    # a router's round-robin pointer is rebuilt from its forwards: they must be in one component
+    # a router's round-robin pointer is rebuilt from its forwards: in one component, or shared
     pe_comp = np.full(n, -1, np.int64)
     for m in range(nm):
         if movers[_u(m), M_KIND] != MK_FORWARD:
             continue
         p = movers[_u(m), M_PE]
         if pe_comp[_u(p)] >= 0 and pe_comp[_u(p)] != parent[_u(m)]:
-            _forget(bufs, nb_, smap)
-            return
+            shared = True
         pe_comp[_u(p)] = parent[_u(m)]
+    if shared:
+        cut = _shared_cut(order, nm, movers, bufs, init_rdy, parent, t, hop, ramp)
+        if cut - t < MIN_WINDOW:
+            _forget(bufs, nb_, smap)
+            res[SR_CYCLE] = t + RETRY  # they move together soon: the loop arbitrates
+            return
+        if cut < bound:
+            bound = cut
 
     # ---- the window ends before the first completion the schedule cannot handle ---
     walked = 0
@@ -1165,12 +1312,17 @@ def stream_window(
             s += 1
 
     # ---- the loop's lists, as the loop would hold them at the window's end ---
+    # (Once each: an op row retired in the window and taken again by an op a task issued in
+    # place is in the list twice.)
     w = 0
     for k in range(act_o_n[0]):
         o = act_o[_u(k)]
-        if in_o[_u(o)] != 0:
+        if in_o[_u(o)] == 1:
+            in_o[_u(o)] = 2
             act_o[_u(w)] = o
             w += 1
+    for k in range(w):
+        in_o[_u(act_o[_u(k)])] = 1
     for k in range(n_live):
         o = live[_u(k)]
         p = ops[_u(o), F_PE]

@@ -405,8 +405,7 @@ class Engine:
         collecting = gc.isenabled()
         gc.disable()
         try:
-            if not self._static_recorded:
-                self._record_static_tasks()
+            self.prepare()
             while code is _RESPAWN:
                 # New loop greenlets are started here, from the shallow host stack: a greenlet
                 # inherits the recursion depth of the one that starts it.
@@ -530,16 +529,19 @@ class Engine:
             self._work_f32 = self._work_payloads.astype(np.uint32).view(np.float32).tolist()
         return self._work_f32[k]
 
-    def _record_static_tasks(self) -> None:
-        """Record every static task (``Code.bind_local_task(static=True)``) of the loaded
-        programs on two of its PEs without running it, check the records match, and hand them
-        to the cycle loop, which replays them from then on; then make the op pool large enough
-        for every PE to start its static tasks at once. A replay that finds the pool or a
-        slot short runs the task as plain Python instead (same effects)."""
+    def prepare(self) -> None:
+        """Get the loaded programs ready to run (``run`` calls it first): hand the cycle loop
+        the records of the static tasks (``Code.bind_local_task(static=True)``), which it
+        replays from then on, and make the op pool large enough for every PE to start its
+        static tasks at once (a replay that finds the pool or a slot short runs the task as
+        plain Python instead, with the same effects). The records are made once per compiled
+        layout (a compile-like step, kept in ``CompiledLayout.static_records``); later engines
+        of the same layout reuse them."""
+        if self._static_recorded:
+            return
         self._static_recorded = True
-        from .pe import PE, OpError, StaticTaskView
-
         s = self.state
+        cache = self.compiled.static_records
         rows_needed = 0
         for ci, code in enumerate(self.codes):
             pes = self._pes_of_code[ci]
@@ -549,36 +551,46 @@ class Engine:
             for tid, decl in sorted(code.tasks.items()):
                 if not decl.static:
                     continue
-                records = []
-                for p in (int(pes[0]), int(pes[-1])):
-                    pe = PE(self, p)
-                    pe._record = []
-                    try:
-                        decl.fn(StaticTaskView(pe, decl.name))
-                    except (TaskError, OpError):
-                        raise
-                    except Exception as exc:
-                        raise TaskError(
-                            f"static task {decl.name!r} (id {tid}) on {pe} raised while the "
-                            f"engine recorded it (as the first run starts): "
-                            f"{type(exc).__name__}: {exc}"
-                        ) from exc
-                    records.append((pe._record, pe))
-                (first, pe0), (second, pe1) = records
-                difference = _record_difference(first, second)
-                if difference is not None:
-                    raise TaskError(
-                        f"static task {decl.name!r} (id {tid}) did not do the same on "
-                        f"{pe0} and {pe1}: {difference}. A static task must make the same "
-                        "builtin calls every run on every PE of its program; bind it "
-                        "without static=True"
-                    )
-                most_issues = max(most_issues, s.add_script(ci, tid, first))
+                record = cache.get((ci, tid))
+                if record is None:
+                    record = cache[ci, tid] = self._record_static_task(tid, decl, pes)
+                most_issues = max(most_issues, s.add_script(ci, tid, record))
             rows_needed += most_issues * len(pes)
         # Bounded (256 MB of op rows): past that, replays that find the pool short run as
         # Python, which grows it only as far as the ops really in flight need.
         while int(s.op_free_n[0]) < min(rows_needed, STATIC_POOL_ROWS_MAX):
             s._grow_ops()
+
+    def _record_static_task(self, tid: int, decl: Any, pes: np.ndarray) -> list[tuple]:
+        """Record static task ``decl`` on the first and the last PE of its program without
+        running it, and check that the two records match."""
+        from .pe import PE, OpError, StaticTaskView
+
+        records = []
+        for p in (int(pes[0]), int(pes[-1])):
+            pe = PE(self, p)
+            pe._record = []
+            try:
+                decl.fn(StaticTaskView(pe, decl.name))
+            except (TaskError, OpError):
+                raise
+            except Exception as exc:
+                raise TaskError(
+                    f"static task {decl.name!r} (id {tid}) on {pe} raised while the "
+                    f"engine recorded it (as the first run starts): "
+                    f"{type(exc).__name__}: {exc}"
+                ) from exc
+            records.append((pe._record, pe))
+        (first, pe0), (second, pe1) = records
+        difference = _record_difference(first, second)
+        if difference is not None:
+            raise TaskError(
+                f"static task {decl.name!r} (id {tid}) did not do the same on "
+                f"{pe0} and {pe1}: {difference}. A static task must make the same "
+                "builtin calls every run on every PE of its program; bind it "
+                "without static=True"
+            )
+        return first
 
     def task_table_of(self, code: Code) -> dict[int, tuple[Callable[..., Any], int]]:
         """Task id -> (function, how its argument is made) for the PEs running ``code``."""

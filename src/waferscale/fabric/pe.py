@@ -147,7 +147,7 @@ class PE:
         self._fifo_first = int(engine.fifo_first[p])  # row of this PE's first FIFO
         self._tasks = engine.task_table_of(self._code)  # task id -> (function, argument kind)
         # While the engine records a static task on this handle: the builtins' actions, which
-        # are recorded and not done (see Engine._record_static_tasks). None otherwise.
+        # are recorded and not done (see Engine.prepare). None otherwise.
         self._record: list[tuple] | None = None
 
     def __repr__(self) -> str:

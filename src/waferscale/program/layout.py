@@ -402,6 +402,11 @@ class CompiledLayout:
     layout: Layout
     codes: list[Code]
     path: Path | None = None
+    #: The static tasks' records (``(program index, task id)`` -> the builtin calls it makes),
+    #: made by the first engine that runs this layout and reused by the later ones.
+    static_records: dict[tuple[int, int], list[tuple]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     @property
     def arch(self) -> ArchSpec:
