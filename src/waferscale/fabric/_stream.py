@@ -904,6 +904,8 @@ def stream_window(
     unhandled = np.zeros(n_live, np.int64)
     soonest = NEVER
     rows_taken = np.zeros(1, np.int64)
+    issue_after = np.full(n_live, -1, np.int64)  # completion -> first move of what it issues
+    op_mover = np.empty(n_live, np.int64)
     for k in range(n_live):
         o = live[_u(k)]
         p = ops[_u(o), F_PE]
@@ -918,8 +920,8 @@ def stream_window(
                 prog_script, script, replay_on, slot_op, ops, op_free_n, rows_taken, params,
             )  # fmt: skip
             handled = after >= 0
-            if handled and after < NEVER and earliest + after < bound:
-                bound = earliest + after
+            if handled and after < NEVER:
+                issue_after[_u(k)] = after
         if not handled or on == ON_RESUME:
             unhandled[_u(k)] = 1
             if earliest < soonest:
@@ -938,6 +940,7 @@ def stream_window(
         o = live[_u(k)]
         p = ops[_u(o), F_PE]
         m, movers, nm = _mover(MK_OP, p, -1, o, movers, nm)
+        op_mover[_u(k)] = m
         movers[_u(m), M_UNHANDLED] = unhandled[_u(k)]
         movers[_u(m), M_START] = ops[_u(o), F_START] if ops[_u(o), F_START] > t else t
         movers[_u(m), M_LIMIT] = ops[_u(o), F_LEN] - ops[_u(o), F_DONE]
@@ -1168,6 +1171,7 @@ def stream_window(
             bound = cut
 
     # ---- the window ends before the first completion the schedule cannot handle ---
+    # (and before the streams that tasks it starts in place issue could move)
     walked = 0
     for m in range(nm):
         if movers[_u(m), M_UNHANDLED] > 0:
@@ -1175,6 +1179,12 @@ def stream_window(
                                               4 * nm + 64)  # fmt: skip
             if floor < bound:
                 bound = floor  # the loop steps that cycle itself
+    for k in range(n_live):
+        if issue_after[_u(k)] >= 0:
+            floor, walked = _completion_floor(op_mover[_u(k)], movers, bufs, init_rdy, t, hop,
+                                              ramp, walked, 4 * nm + 64)  # fmt: skip
+            if floor < NEVER and floor + issue_after[_u(k)] < bound:
+                bound = floor + issue_after[_u(k)]
     if bound - t < MIN_WINDOW:
         _forget(bufs, nb_, smap)
         res[SR_CYCLE] = bound + 1
