@@ -1049,12 +1049,13 @@ def stream_window(
                     if owner[_u(p), _u(port)] != 0 and owner[_u(p), _u(port)] != c + 1:
                         shared = True
                     owner[_u(p), _u(port)] = c + 1
-    # no control wavelets in the graph's buffers (they would steer switches and start tasks)
     # the tables may have grown: keep them for the next window
     if movers.size > scratch[SC_MOVERS].size:
         scratch[SC_MOVERS] = movers.reshape(-1)
     if bufs.size > scratch[SC_BUFS].size:
         scratch[SC_BUFS] = bufs.reshape(-1)
+    # what the buffers hold at the start; no control wavelets (they would steer switches and
+    # start tasks)
     initial = max(rcap, max(icap, ocap))
     init_data = _table(scratch, SC_INIT_DATA, nb_, initial)  # what each buffer held, as u32
     init_rdy = _table(scratch, SC_INIT_READY, nb_, initial)
