@@ -382,3 +382,33 @@ def test_static_tasks_on_wse3_name_their_queues_and_microthreads():
     eng, static = _run_layout(build, True)
     _same(_run_layout(build, False)[1], static)
     assert eng.read_symbol(2, 0, "y").tolist() == [8] * 6
+
+
+def test_records_are_made_once_per_compiled_layout() -> None:
+    # The second engine of a layout replays the first one's records: the task body is not run
+    # again to record it, and the run is the same.
+    calls = []
+
+    def prog(c):
+        y = c.array("y", "f32", 6, export=True, init=1.5)
+
+        def main(pe):
+            calls.append(pe)
+            pe.fadds(mem1d_dsd(y), mem1d_dsd(y), mem1d_dsd(y))
+
+        c.bind_local_task(main, 8, static=True)
+        c.activate(8)
+
+    lay = Layout(3, 1, name="records-once")
+    lay.set_region_code(0, 0, 3, 1, prog)
+    compiled = lay.compile()
+    results = []
+    for _ in range(2):
+        eng = Engine(compiled)
+        eng.run()
+        results.append((eng.now, eng.read_symbol(2, 0, "y").copy()))
+    assert len(calls) == 2  # recorded on the first and the last PE, by the first engine only
+    assert set(compiled.static_records) == {(0, 8)}
+    assert results[0][0] == results[1][0]
+    np.testing.assert_array_equal(results[0][1], np.full(6, 3.0, np.float32))
+    np.testing.assert_array_equal(results[1][1], results[0][1])
