@@ -16,7 +16,12 @@ from numba.extending import intrinsic
 from ._layout_consts import K_MEM
 from ._memaccess import _u, read_mem, write_mem
 from ._numerics import (
-    ElemOp,
+    _FADDS,
+    _FMACS,
+    _FMULS,
+    _FSUBS,
+    _MOV32,
+    _nan32,
     apply_elem,
     fadds_raw,
     fadds_word,
@@ -28,9 +33,6 @@ from ._numerics import (
     fsubs_word,
 )
 
-_FADDS, _FSUBS, _FMULS, _FMACS = (int(ElemOp.FADDS), int(ElemOp.FSUBS), int(ElemOp.FMULS),
-                                  int(ElemOp.FMACS))  # fmt: skip
-_MOV32 = int(ElemOp.MOV32)
 _INLINE = {"cache": True, "nogil": True, "boundscheck": False, "forceinline": True}
 
 
@@ -42,16 +44,15 @@ def _mov_word(a, b, c):
 @nb.njit(**_INLINE)
 def _has_nan(mem32, first, stride, n):
     """Is one of the ``n`` f32 words from ``first`` (step ``stride``) a NaN? (The largest
-    magnitude bits, as i32: a reduction that vectorises.)"""
+    magnitude bits, as i32: a reduction, which vectorises when the stride is the constant 1.)"""
     most = np.int32(0)
-    for i in range(n):
-        most = max(most, np.int32(mem32[_u(first + i * stride)] & np.uint32(0x7FFFFFFF)))
+    if stride == 1:
+        for i in range(n):
+            most = max(most, np.int32(mem32[_u(first + i)] & np.uint32(0x7FFFFFFF)))
+    else:
+        for i in range(n):
+            most = max(most, np.int32(mem32[_u(first + i * stride)] & np.uint32(0x7FFFFFFF)))
     return most > np.int32(0x7F800000)
-
-
-@nb.njit(**_INLINE)
-def _is_nan(w):
-    return (np.uint32(w) & np.uint32(0x7FFFFFFF)) > np.uint32(0x7F800000)
 
 
 # Inlined: an out-of-line call would pass ``raw`` and ``exact`` as Python objects, which numba
@@ -68,40 +69,28 @@ def _word_loop(raw, exact, nan_rule, mem32, n, d, ds, a_mem, a, a_s, b_mem, b, b
     contiguous loops vectorise (LLVM's run-time overlap check keeps the element order's result
     where operands overlap; the in-place form ``y = y op b`` reads and writes one index, which
     that check would otherwise refuse)."""
-    if ds == 1 and (a_s == 1 or not a_mem) and (b_s == 1 or not b_mem):
-        # contiguous: the unit strides are constants here, so the loops vectorise
-        if nan_rule and (
-            (_has_nan(mem32, a, 1, n) if a_mem else _is_nan(a))
-            or (_has_nan(mem32, b, 1, n) if b_mem else _is_nan(b))
-            or _is_nan(c)
-        ):
-            for i in range(n):
-                x = mem32[_u(a + i)] if a_mem else a
-                y = mem32[_u(b + i)] if b_mem else b
-                mem32[_u(d + i)] = np.uint32(exact(x, y, c))
-        elif a_mem and b_mem and a == d:
-            for i in range(n):
-                mem32[_u(d + i)] = np.uint32(raw(mem32[_u(d + i)], mem32[_u(b + i)], c))
-        else:
-            for i in range(n):
-                x = mem32[_u(a + i)] if a_mem else a
-                y = mem32[_u(b + i)] if b_mem else b
-                mem32[_u(d + i)] = np.uint32(raw(x, y, c))
-        return
     if nan_rule and (
-        (_has_nan(mem32, a, a_s, n) if a_mem else _is_nan(a))
-        or (_has_nan(mem32, b, b_s, n) if b_mem else _is_nan(b))
-        or _is_nan(c)
+        (_has_nan(mem32, a, a_s, n) if a_mem else _nan32(a))
+        or (_has_nan(mem32, b, b_s, n) if b_mem else _nan32(b))
+        or _nan32(c)
     ):
         for i in range(n):
             x = mem32[_u(a + i * a_s)] if a_mem else a
             y = mem32[_u(b + i * b_s)] if b_mem else b
             mem32[_u(d + i * ds)] = np.uint32(exact(x, y, c))
-        return
-    for i in range(n):
-        x = mem32[_u(a + i * a_s)] if a_mem else a
-        y = mem32[_u(b + i * b_s)] if b_mem else b
-        mem32[_u(d + i * ds)] = np.uint32(raw(x, y, c))
+    elif ds == 1 and a_mem and b_mem and a == d and a_s == 1 and b_s == 1:
+        for i in range(n):
+            mem32[_u(d + i)] = np.uint32(raw(mem32[_u(d + i)], mem32[_u(b + i)], c))
+    elif ds == 1 and (a_s == 1 or not a_mem) and (b_s == 1 or not b_mem):
+        for i in range(n):  # the unit strides are constants here, so the loop vectorises
+            x = mem32[_u(a + i)] if a_mem else a
+            y = mem32[_u(b + i)] if b_mem else b
+            mem32[_u(d + i)] = np.uint32(raw(x, y, c))
+    else:
+        for i in range(n):
+            x = mem32[_u(a + i * a_s)] if a_mem else a
+            y = mem32[_u(b + i * b_s)] if b_mem else b
+            mem32[_u(d + i * ds)] = np.uint32(raw(x, y, c))
 
 
 @nb.njit(cache=True, nogil=True, boundscheck=False)
@@ -191,19 +180,18 @@ def memory_op_row(mem32, mem16, prms, row, base):
     memory addresses relative to the PE's memory ``base`` (so one row serves every PE running
     the same program). The table and a row number, not a view of the row: making a view costs
     more than a short op (measured 12 ns a call)."""
-    i = _u(row)
-    a_arg = prms[_u(i), MP_A_ARG]
-    if prms[_u(i), MP_A_KIND] == K_MEM:
+    a_arg = prms[_u(row), MP_A_ARG]
+    if prms[_u(row), MP_A_KIND] == K_MEM:
         a_arg += base
-    b_arg = prms[_u(i), MP_B_ARG]
-    if prms[_u(i), MP_B_KIND] == K_MEM:
+    b_arg = prms[_u(row), MP_B_ARG]
+    if prms[_u(row), MP_B_KIND] == K_MEM:
         b_arg += base
     memory_op(
-        mem32, mem16, prms[_u(i), MP_CODE], prms[_u(i), MP_N], prms[_u(i), MP_FUSED] != 0,
-        prms[_u(i), MP_SCALAR], prms[_u(i), MP_D_ADDR] + base, prms[_u(i), MP_D_STRIDE],
-        prms[_u(i), MP_D_WIDTH], prms[_u(i), MP_A_KIND], a_arg, prms[_u(i), MP_A_STRIDE],
-        prms[_u(i), MP_A_WIDTH], prms[_u(i), MP_B_KIND], b_arg, prms[_u(i), MP_B_STRIDE],
-        prms[_u(i), MP_B_WIDTH],
+        mem32, mem16, prms[_u(row), MP_CODE], prms[_u(row), MP_N], prms[_u(row), MP_FUSED] != 0,
+        prms[_u(row), MP_SCALAR], prms[_u(row), MP_D_ADDR] + base, prms[_u(row), MP_D_STRIDE],
+        prms[_u(row), MP_D_WIDTH], prms[_u(row), MP_A_KIND], a_arg, prms[_u(row), MP_A_STRIDE],
+        prms[_u(row), MP_A_WIDTH], prms[_u(row), MP_B_KIND], b_arg, prms[_u(row), MP_B_STRIDE],
+        prms[_u(row), MP_B_WIDTH],
     )  # fmt: skip
 
 

@@ -26,6 +26,19 @@ _INLINE = {"cache": True, "nogil": True, "boundscheck": False, "forceinline": Tr
 
 
 @nb.njit(**_INLINE)
+def action_cycles(kind, x, y):
+    """The cycles a record's action charges the task: a memory op its cycles, a streaming op
+    one for its issue, ``spend`` its count; the rest none."""
+    if kind == A_MEM:
+        return y
+    if kind == A_ISSUE:
+        return 1
+    if kind == A_SPEND:
+        return x
+    return 0
+
+
+@nb.njit(**_INLINE)
 def can_replay(script, sc, p, slot_op, op_free_n, auto_slots):
     """Would every streaming op of the record at ``sc`` find a pool row and a slot on PE
     ``p`` now? (If not, the task runs in Python, which grows the pool or reports the slot.)"""
@@ -73,27 +86,24 @@ def replay_script(
             if z != 0:  # the scalar is read from memory at issue: (byte offset << 3) | width
                 mprm[_u(x), MP_SCALAR] = read_mem(mem32, mem16, base + (z >> 3), z & 7)
             memory_op_row(mem32, mem16, mprm, x, base)
-            cursor += y
         elif kind == A_ISSUE:
             issue_op(
                 tpl[_u(x)], p, y, params[P_AUTO_SLOTS], cursor, params[P_OP_STARTUP], base,
                 fifo_first[_u(p)], ops, slot_op, op_free, op_free_n, act_o, act_o_n, in_o,
             )  # fmt: skip
-            cursor += 1
         elif kind == A_ACTIVATE:
             t_active[_u(p)] |= np.int64(1) << x
         elif kind == A_BLOCK:
             t_blocked[_u(p)] |= np.int64(1) << x
         elif kind == A_UNBLOCK:
             t_blocked[_u(p)] &= ~(np.int64(1) << x)
-        elif kind == A_SPEND:
-            cursor += x
         elif kind == A_STAMP32:
             mem32[_u((base + x) >> 2)] = np.uint32((cursor & ts_mask) & 0xFFFFFFFF)
         elif kind == A_STAMP16X3:
             stamp = cursor & ts_mask
             for w in range(3):
                 mem16[_u(((base + x) >> 1) + w)] = np.uint16((stamp >> (16 * w)) & 0xFFFF)
+        cursor += action_cycles(kind, x, y)
     return cursor
 
 

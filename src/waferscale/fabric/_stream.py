@@ -99,11 +99,10 @@ from ._script import (
     A_ACTIVATE,
     A_BLOCK,
     A_ISSUE,
-    A_MEM,
-    A_SPEND,
     A_UNBLOCK,
     ACTION_WORDS,
     SCRIPT_HEADER,
+    action_cycles,
     can_replay,
     run_static_task,
 )
@@ -274,14 +273,9 @@ def _static_chain(p, o, on, tid, t_active, t_blocked, t_local, code_of, prog_scr
                 blk |= np.int64(1) << script[_u(w + 1)]
             elif kind == A_UNBLOCK:
                 blk &= ~(np.int64(1) << script[_u(w + 1)])
-            elif kind == A_MEM:
-                cursor += script[_u(w + 2)]
-            elif kind == A_SPEND:
-                cursor += script[_u(w + 1)]
-            elif kind == A_ISSUE:
-                if cursor + params[P_OP_STARTUP] < first_move:
-                    first_move = cursor + params[P_OP_STARTUP]
-                cursor += 1
+            elif kind == A_ISSUE and cursor + params[P_OP_STARTUP] < first_move:
+                first_move = cursor + params[P_OP_STARTUP]
+            cursor += action_cycles(kind, script[_u(w + 1)], script[_u(w + 2)])
         if issues != 0:
             rows_taken[0] += issues
         elapsed = cursor if cursor > elapsed + 1 else elapsed + 1
@@ -410,6 +404,17 @@ def _time_component(lo, hi, grouped, movers, bufs, init_rdy, init_from, xs, rdy,
     return False
 
 
+@nb.njit(**_INLINE)
+def _least_latency(pm, b, movers, bufs, hop, ramp):
+    """The fewest cycles between mover ``pm`` pushing an element into buffer ``b`` and the
+    element being ready there (a turn may add to a hop)."""
+    if movers[_u(pm), M_KIND] == MK_OP:
+        return 1
+    if movers[_u(pm), M_KIND] == MK_RAMP_UP or bufs[_u(b), B_PORT] == RAMP:
+        return ramp
+    return hop
+
+
 @nb.njit(**_JIT)
 def _completion_floor(m, movers, bufs, init_rdy, t, hop, ramp, walked, budget):
     """A cycle at or before which op mover ``m`` cannot complete, and the walk's running step
@@ -449,12 +454,7 @@ def _completion_floor(m, movers, bufs, init_rdy, t, hop, ramp, walked, budget):
             pm = bufs[_u(b), B_PROD]
             if pm < 0:
                 return NEVER, walked  # the element never comes
-            if movers[_u(pm), M_KIND] == MK_OP:
-                lat = 1
-            elif movers[_u(pm), M_KIND] == MK_RAMP_UP or bufs[_u(b), B_PORT] == RAMP:
-                lat = ramp
-            else:
-                lat = hop
+            lat = _least_latency(pm, b, movers, bufs, hop, ramp)
             if depth == stack.shape[0]:
                 bigger = np.empty((2 * depth, 3), np.int64)
                 bigger[:depth] = stack
@@ -487,12 +487,7 @@ def _earliest_moves(order, nm, movers, bufs, init_rdy, t, hop, ramp):
                 if pm < 0 or em[_u(pm)] >= NEVER:
                     x = NEVER
                     break
-                if movers[_u(pm), M_KIND] == MK_OP:
-                    ready = em[_u(pm)] + 1
-                elif movers[_u(pm), M_KIND] == MK_RAMP_UP or bufs[_u(b), B_PORT] == RAMP:
-                    ready = em[_u(pm)] + ramp
-                else:
-                    ready = em[_u(pm)] + hop
+                ready = em[_u(pm)] + _least_latency(pm, b, movers, bufs, hop, ramp)
             if ready > x:
                 x = ready
         em[_u(m)] = x
@@ -530,26 +525,24 @@ def _shared_cut(order, nm, movers, bufs, init_rdy, parent, t, hop, ramp):
                 what[_u(k)], user[_u(k)] = p * 8 + port, movers[_u(m), M_COLOR]
                 when[_u(k)] = em[_u(m)]
                 k += 1
-    by_time = np.argsort(when, kind="mergesort")  # by time within each shared thing
-    what_by_time = np.empty(n_claims, np.int64)
-    for j in range(n_claims):
-        what_by_time[_u(j)] = what[_u(by_time[_u(j)])]
-    by_what = np.argsort(what_by_time, kind="mergesort")
-    by = np.empty(n_claims, np.int64)
-    for j in range(n_claims):
-        by[_u(j)] = by_time[_u(by_what[_u(j)])]
+    by = np.argsort(what, kind="mergesort")
     cut = NEVER
     a = 0
     while a < n_claims:
         z = a
         while z < n_claims and what[_u(by[_u(z)])] == what[_u(by[_u(a)])]:
             z += 1
-        first = user[_u(by[_u(a)])]
+        first = by[_u(a)]  # the earliest claim, then the earliest of another user
         for g in range(a + 1, z):
-            if user[_u(by[_u(g)])] != first:
-                if when[_u(by[_u(g)])] < cut:
-                    cut = when[_u(by[_u(g)])]
-                break
+            if when[_u(by[_u(g)])] < when[_u(first)]:
+                first = by[_u(g)]
+        second = NEVER
+        for g in range(a, z):
+            c = by[_u(g)]
+            if user[_u(c)] != user[_u(first)] and when[_u(c)] < second:
+                second = when[_u(c)]
+        if second < cut:
+            cut = second
         a = z
     return cut
 
@@ -905,7 +898,6 @@ def stream_window(
     soonest = NEVER
     rows_taken = np.zeros(1, np.int64)
     issue_after = np.full(n_live, -1, np.int64)  # completion -> first move of what it issues
-    op_mover = np.empty(n_live, np.int64)
     for k in range(n_live):
         o = live[_u(k)]
         p = ops[_u(o), F_PE]
@@ -936,11 +928,10 @@ def stream_window(
     nm = 0
     nb_ = 0
     ok = True
-    for k in range(n_live):
+    for k in range(n_live):  # the ops' movers come first: mover k is live op k
         o = live[_u(k)]
         p = ops[_u(o), F_PE]
         m, movers, nm = _mover(MK_OP, p, -1, o, movers, nm)
-        op_mover[_u(k)] = m
         movers[_u(m), M_UNHANDLED] = unhandled[_u(k)]
         movers[_u(m), M_START] = ops[_u(o), F_START] if ops[_u(o), F_START] > t else t
         movers[_u(m), M_LIMIT] = ops[_u(o), F_LEN] - ops[_u(o), F_DONE]
@@ -1182,8 +1173,8 @@ def stream_window(
                 bound = floor  # the loop steps that cycle itself
     for k in range(n_live):
         if issue_after[_u(k)] >= 0:
-            floor, walked = _completion_floor(op_mover[_u(k)], movers, bufs, init_rdy, t, hop,
-                                              ramp, walked, 4 * nm + 64)  # fmt: skip
+            floor, walked = _completion_floor(k, movers, bufs, init_rdy, t, hop, ramp, walked,
+                                              4 * nm + 64)  # fmt: skip
             if floor < NEVER and floor + issue_after[_u(k)] < bound:
                 bound = floor + issue_after[_u(k)]
     if bound - t < MIN_WINDOW:
