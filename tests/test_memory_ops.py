@@ -64,7 +64,7 @@ def test_the_fast_loops_give_the_elementwise_result(data) -> None:
 
     got = mem.copy()
     memory_op(
-        got, got.view(np.uint16), int(code), n, False, scalar,
+        got, int(code), n, False, scalar,
         4 * d[0], 4 * d[1], 4,
         a[0], 4 * a[1] if a[0] == K_MEM else a[1], 4 * a[2], 4,
         b[0], 4 * b[1] if b[0] == K_MEM else b[1], 4 * b[2], 4,
@@ -78,7 +78,7 @@ def test_a_nan_made_by_the_op_and_read_again_keeps_the_rule() -> None:
     mem = np.array([0x7F800000, 0x7F800000, 0x3F800000, 0, 0x7F800000, 0x3F800000, 0, 0], np.uint32)
     want = _reference(mem, ElemOp.FSUBS, 3, 0, (1, 1), (K_MEM, 0, 1), (K_MEM, 4, 1))
     got = mem.copy()
-    memory_op(got, got.view(np.uint16), int(ElemOp.FSUBS), 3, False, 0, 4, 4, 4,
+    memory_op(got, int(ElemOp.FSUBS), 3, False, 0, 4, 4, 4,
               K_MEM, 0, 4, 4, K_MEM, 16, 4, 4)  # fmt: skip
     np.testing.assert_array_equal(got, want)
     assert got[1] == 0xFFC00000 and got[2] == 0xFFC00000  # x86's default NaN, quiet

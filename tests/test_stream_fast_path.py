@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from _programs import TIMING_DRAWS, late_chain_layout, timing_mesh
 from waferscale import arch as arch_mod
 from waferscale.demos import broadcast_1d, chain_reduce_1d, chain_reduce_2d, gemv
-from waferscale.demos._common import load_region
+from waferscale.demos._common import load_region, read_region
 from waferscale.demos.collectives import sync_chain_row
 from waferscale.fabric import Engine
 from waferscale.program import fabin_dsd, fabout_dsd, mem1d_dsd
@@ -282,15 +282,18 @@ def _compute_relay_pe(c, *, B: int, work: int, role: str, cin: int, cout: int) -
     c.activate(8)
 
 
-def _long_stream_pe(c, *, L: int, role: str) -> None:
-    """A stream of ``L`` f32 along a row on color 2, going on while the relay above runs."""
-    a = c.array("long", "f32", L, export=True)
+def _long_stream_pe(c, *, L: int, role: str, color: int = 2, name: str = "long",
+                    delay: int = 0) -> None:  # fmt: skip
+    """A stream of ``L`` f32 along a row on ``color`` (by default going on while the relay
+    above runs): sent from array ``name``, kept there, ``delay`` cycles late."""
+    a = c.array(name, "f32", L, export=True)
 
     def main(pe):
         if role == "send":
-            pe.fmovs(fabout_dsd(2, L), mem1d_dsd(a), async_=True)
+            pe.fmovs(fabout_dsd(color, L), mem1d_dsd(a), async_=True)
         elif role == "keep":
-            pe.fmovs(mem1d_dsd(a), fabin_dsd(2, L), async_=True)
+            pe.spend(delay)
+            pe.fmovs(mem1d_dsd(a), fabin_dsd(color, L), async_=True)
 
     c.bind_local_task(main, 8, static=True)
     c.activate(8)
@@ -341,3 +344,39 @@ def test_tasks_started_in_a_window_may_issue_streams(works, B, window) -> None:
     np.testing.assert_array_equal(eng.read_symbol(W - 1, 1, "long"), np.arange(L))
     if window > 64:
         assert eng.stats()["cycles_stepped"] < 10 * W  # the windows took the tasks in place
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    delays=st.lists(st.sampled_from([0, 0, 0, 7, 30, 60]), min_size=2, max_size=7),
+    B=st.integers(1, 30),
+    window=st.sampled_from([13, 64, 256]),
+    **TIMING_DRAWS,
+)
+def test_random_floods_are_the_same_with_the_fast_path(
+    delays, B, hop, ramp, depth, iq, oq, task, window
+) -> None:
+    # routers 1 .. P-2 multicast to their ramp and east (two latencies from one forward);
+    # late receivers fill the queues before them, so the room rules bind too
+    from waferscale.fabric._params import P_STREAM_WINDOW
+    from waferscale.program import Layout
+
+    P = len(delays) + 1
+    spec = timing_mesh(P, hop=hop, ramp=ramp, depth=depth, iq=iq, oq=oq, task=task)
+    lay = Layout(P, 1, arch=spec, name="flood")
+    for x in range(P):
+        role, delay = ("send", 0) if x == 0 else ("keep", delays[x - 1])
+        lay.set_tile_code(x, 0, _long_stream_pe, L=B, role=role, color=0, name="a", delay=delay)
+    lay.set_route(0, 0, 0, rx=["RAMP"], tx=["EAST"])
+    for x in range(1, P):
+        lay.set_route(x, 0, 0, rx=["WEST"], tx=["RAMP", "EAST"] if x < P - 1 else ["RAMP"])
+    data = np.random.default_rng(B).standard_normal((P, B)).astype(np.float32)
+
+    def prepare(eng: Engine) -> None:
+        eng.state.params[P_STREAM_WINDOW] = window
+        load_region(eng, "a", data[None])
+
+    slow, fast, eng = _both(lambda: Engine(lay.compile()), prepare)
+    _assert_same(slow, fast)
+    got = read_region(eng, "a", 0, 0, P, 1)[0]
+    np.testing.assert_array_equal(got, np.broadcast_to(data[0], (P, B)))  # every PE has it

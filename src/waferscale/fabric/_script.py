@@ -12,7 +12,7 @@ import numpy as np
 from ._issue import issue_op
 from ._layout_consts import PR_TASK_BUSY, S_TASKS
 from ._memaccess import _u, read_mem
-from ._memops import MP_SCALAR, memory_op_row
+from ._memops import MP_SCALAR, _data_address, memory_op_row
 from ._params import P_AUTO_SLOTS, P_OP_STARTUP, P_TASK_STARTUP, P_TS_BITS
 
 # A static task's record (``FabricState.add_script``): at ``prog_script[program, task]`` the
@@ -83,9 +83,10 @@ def replay_script(
         y = script[_u(a + 2)]
         if kind == A_MEM:
             z = script[_u(a + 3)]
+            scalar = mprm[_u(x), MP_SCALAR]
             if z != 0:  # the scalar is read from memory at issue: (byte offset << 3) | width
-                mprm[_u(x), MP_SCALAR] = read_mem(mem32, mem16, base + (z >> 3), z & 7)
-            memory_op_row(mem32, mem16, mprm, x, base)
+                scalar = np.int64(read_mem(mem32, mem16, base + (z >> 3), z & 7))
+            memory_op_row(_data_address(mem32), mem32.size, mprm, x, base, scalar)
         elif kind == A_ISSUE:
             issue_op(
                 tpl[_u(x)], p, y, params[P_AUTO_SLOTS], cursor, params[P_OP_STARTUP], base,

@@ -642,9 +642,9 @@ def _time_mover(m, room, movers, bufs, init_rdy, init_from, xs, rdy, cnt, st, bo
         else:
             lats[_u(jo)] = _forward_latency(ports[_u(jo)], from0, hop, ramp, turn)
     state = ST_BEYOND
-    # One input read, at most one output and no room to look at, past the elements the input
-    # held at the start: the common case, in a loop of its own (a few cycles an element).
-    simple = (b0 < 0 or b1 < 0) and checked == 0 and nout <= 1
+    # One input read and no room to look at, past the elements the input held at the start:
+    # the common case, in a loop of its own (a few cycles an element).
+    simple = (b0 < 0 or b1 < 0) and checked == 0
     first_simple = max(n00, n01) if simple else NEVER
     k = 0
     while k < kcap and k < first_simple:
@@ -705,8 +705,9 @@ def _time_mover(m, room, movers, bufs, init_rdy, init_from, xs, rdy, cnt, st, bo
 @nb.njit(**_INLINE)
 def _time_simple(k, x, m, limit, b0, b1, l0, l1, n00, n01, have0, have1, p0, p1, nout, outs, lats,
                  lm, xs, rdy, st, bound, kcap):  # fmt: skip
-    """:func:`_time_mover`'s loop for a mover with one input queue (or none), one output (or
-    none), no room to look at and no element left from the window's start."""
+    """:func:`_time_mover`'s loop for a mover with one input queue (or none), no room to look
+    at and no element left from the window's start. Outputs after the first (a multicast)
+    are the first's cycles shifted by their latency, filled after the loop."""
     end = min(kcap, limit)
     fed = b0 >= 0 or b1 >= 0
     if b0 >= 0:
@@ -719,7 +720,9 @@ def _time_simple(k, x, m, limit, b0, b1, l0, l1, n00, n01, have0, have1, p0, p1,
         pin, n0, row_in = np.int64(-1), np.int64(0), rdy[0]
     row_x = xs[_u(lm)]
     lat = lats[0]
-    row_out = rdy[_u(outs[0])] if nout == 1 else rdy[0]
+    row_out = rdy[_u(outs[0])] if nout >= 1 else rdy[0]
+    k0 = k
+    state = np.int64(-1)
     while k < end:
         x += 1
         if fed:
@@ -727,11 +730,19 @@ def _time_simple(k, x, m, limit, b0, b1, l0, l1, n00, n01, have0, have1, p0, p1,
             if y > x:
                 x = y
         if x >= bound:
-            return k, x, ST_BEYOND
+            state = ST_BEYOND
+            break
         row_x[_u(k)] = x
-        if nout == 1:
+        if nout >= 1:
             row_out[_u(k)] = x + lat
         k += 1
+    for jo in range(1, nout):
+        row_more = rdy[_u(outs[_u(jo)])]
+        shift = lats[_u(jo)]
+        for e in range(k0, k):
+            row_more[_u(e)] = row_x[_u(e)] + shift
+    if state >= 0:
+        return k, x, state
     if k >= limit:
         return k, x, ST_NEVER
     if k >= kcap:
