@@ -6,6 +6,7 @@ subnormal operands (the NaN rule: the first NaN operand, made quiet)."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -82,3 +83,9 @@ def test_a_nan_made_by_the_op_and_read_again_keeps_the_rule() -> None:
               K_MEM, 0, 4, 4, K_MEM, 16, 4, 4)  # fmt: skip
     np.testing.assert_array_equal(got, want)
     assert got[1] == 0xFFC00000 and got[2] == 0xFFC00000  # x86's default NaN, quiet
+
+
+def test_a_strided_memory_array_is_refused() -> None:
+    mem = np.zeros(16, np.uint32)[::2]
+    with pytest.raises(ValueError, match="C-contiguous"):
+        memory_op(mem, int(ElemOp.MOV32), 2, False, 0, 0, 4, 4, K_MEM, 8, 4, 4, K_NONE, 0, 0, 4)
