@@ -154,9 +154,9 @@ BK_R, BK_I, BK_O = 0, 1, 2
 # mover kinds
 MK_OP, MK_RAMP_UP, MK_FORWARD = 0, 1, 2
 # mover table columns
-(M_KIND, M_PE, M_COLOR, M_OP, M_IN0, M_IN1, M_NOUT, M_OUT, M_NEVER, M_LOCAL, M_START, M_LIMIT,
- M_UNHANDLED) = (0, 1, 2, 3, 4, 5, 6, 7, 12, 13, 14, 15, 16)  # fmt: skip
-N_M = 17  # M_OUT .. M_OUT + 4: up to five outputs (a router's four ports and its ramp)
+(M_KIND, M_PE, M_COLOR, M_OP, M_IN0, M_IN1, M_NOUT, M_OUT, M_NEVER, M_LOCAL, M_START,
+ M_LIMIT) = (0, 1, 2, 3, 4, 5, 6, 7, 12, 13, 14, 15)  # fmt: skip
+N_M = 16  # M_OUT .. M_OUT + 4: up to five outputs (a router's four ports and its ramp)
 # buffer table columns
 (B_KIND, B_PE, B_COLOR, B_CAP, B_PROD, B_CONS, B_N0, B_FROM, B_PORT, B_DELTA, B_LOCAL,
  B_HEAD0) = range(12)  # fmt: skip
@@ -687,8 +687,8 @@ def _time_mover(m, room, movers, bufs, init_rdy, init_from, xs, rdy, cnt, st, bo
             break
         xs[_u(lm), _u(k)] = x
         if kind == MK_FORWARD and k < n00:
+            f = init_from[_u(b0), _u(k)]
             for jo in range(nout):
-                f = init_from[_u(b0), _u(k)]
                 rdy[_u(outs[_u(jo)]), _u(k)] = x + _forward_latency(ports[_u(jo)], f, hop, ramp,
                                                                      turn)  # fmt: skip
         else:
@@ -706,8 +706,8 @@ def _time_mover(m, room, movers, bufs, init_rdy, init_from, xs, rdy, cnt, st, bo
 def _time_simple(k, x, m, limit, b0, b1, l0, l1, n00, n01, have0, have1, p0, p1, nout, outs, lats,
                  lm, xs, rdy, st, bound, kcap):  # fmt: skip
     """:func:`_time_mover`'s loop for a mover with one input queue (or none), no room to look
-    at and no element left from the window's start. Outputs after the first (a multicast)
-    are the first's cycles shifted by their latency, filled after the loop."""
+    at and no element left from the window's start. Its outputs (several for a multicast) are
+    its cycles shifted by each one's latency, filled after the loop."""
     end = min(kcap, limit)
     fed = b0 >= 0 or b1 >= 0
     if b0 >= 0:
@@ -719,8 +719,6 @@ def _time_simple(k, x, m, limit, b0, b1, l0, l1, n00, n01, have0, have1, p0, p1,
     else:
         pin, n0, row_in = np.int64(-1), np.int64(0), rdy[0]
     row_x = xs[_u(lm)]
-    lat = lats[0]
-    row_out = rdy[_u(outs[0])] if nout >= 1 else rdy[0]
     k0 = k
     state = np.int64(-1)
     while k < end:
@@ -733,14 +731,12 @@ def _time_simple(k, x, m, limit, b0, b1, l0, l1, n00, n01, have0, have1, p0, p1,
             state = ST_BEYOND
             break
         row_x[_u(k)] = x
-        if nout >= 1:
-            row_out[_u(k)] = x + lat
         k += 1
-    for jo in range(1, nout):
-        row_more = rdy[_u(outs[_u(jo)])]
-        shift = lats[_u(jo)]
+    for jo in range(nout):  # each output: the cycles shifted by its latency (vectorised)
+        row_out = rdy[_u(outs[_u(jo)])]
+        lat = lats[_u(jo)]
         for e in range(k0, k):
-            row_more[_u(e)] = row_x[_u(e)] + shift
+            row_out[_u(e)] = row_x[_u(e)] + lat
     if state >= 0:
         return k, x, state
     if k >= limit:
@@ -943,7 +939,6 @@ def stream_window(
         o = live[_u(k)]
         p = ops[_u(o), F_PE]
         m, movers, nm = _mover(MK_OP, p, -1, o, movers, nm)
-        movers[_u(m), M_UNHANDLED] = unhandled[_u(k)]
         movers[_u(m), M_START] = ops[_u(o), F_START] if ops[_u(o), F_START] > t else t
         movers[_u(m), M_LIMIT] = ops[_u(o), F_LEN] - ops[_u(o), F_DONE]
         for src, kf, af in ((0, F_AK, F_AA), (1, F_BK, F_BA)):
@@ -1176,18 +1171,15 @@ def stream_window(
     # ---- the window ends before the first completion the schedule cannot handle ---
     # (and before the streams that tasks it starts in place issue could move)
     walked = 0
-    for m in range(nm):
-        if movers[_u(m), M_UNHANDLED] > 0:
-            floor, walked = _completion_floor(m, movers, bufs, init_rdy, t, hop, ramp, walked,
-                                              4 * nm + 64)  # fmt: skip
-            if floor < bound:
-                bound = floor  # the loop steps that cycle itself
-    for k in range(n_live):
-        if issue_after[_u(k)] >= 0:
-            floor, walked = _completion_floor(k, movers, bufs, init_rdy, t, hop, ramp, walked,
-                                              4 * nm + 64)  # fmt: skip
-            if floor < NEVER and floor + issue_after[_u(k)] < bound:
-                bound = floor + issue_after[_u(k)]
+    for k in range(n_live):  # mover k is live op k
+        if unhandled[_u(k)] == 0 and issue_after[_u(k)] < 0:
+            continue
+        floor, walked = _completion_floor(k, movers, bufs, init_rdy, t, hop, ramp, walked,
+                                          4 * nm + 64)  # fmt: skip
+        if unhandled[_u(k)] != 0 and floor < bound:
+            bound = floor  # the loop steps that cycle itself
+        if issue_after[_u(k)] >= 0 and floor < NEVER and floor + issue_after[_u(k)] < bound:
+            bound = floor + issue_after[_u(k)]
     if bound - t < MIN_WINDOW:
         _forget(bufs, nb_, smap)
         res[SR_CYCLE] = bound + 1
