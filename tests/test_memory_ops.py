@@ -1,7 +1,8 @@
-"""The memory-only ops' 32-bit fast loops (``_memops._word_loop``) against the element-by-element
-definition (``apply_elem`` in element order): the same words, bit for bit, for every operand
-form (memory at any stride, in place, overlapping, scalar) and for NaN, infinity, zero and
-subnormal operands (the NaN rule: the first NaN operand, made quiet)."""
+"""The memory-only ops' 32-bit fast loops (``_memops._word_loop``) and accumulation runs
+(``memory_run_at``) against the element-by-element definition (``apply_elem`` in element
+order, op after op): the same words, bit for bit, for every operand form (memory at any stride,
+in place, overlapping, scalar) and for NaN, infinity, zero and subnormal operands (the NaN rule:
+the first NaN operand, made quiet)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,30 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from waferscale.fabric._layout_consts import K_MEM, K_NONE, K_SCALAR
-from waferscale.fabric._memops import memory_op
-from waferscale.fabric._numerics import ElemOp, apply_elem
+from waferscale.fabric._memops import (
+    MP_A_ARG,
+    MP_A_KIND,
+    MP_A_STRIDE,
+    MP_A_WIDTH,
+    MP_B_ARG,
+    MP_B_KIND,
+    MP_B_STRIDE,
+    MP_B_WIDTH,
+    MP_CODE,
+    MP_D_ADDR,
+    MP_D_STRIDE,
+    MP_D_WIDTH,
+    MP_FUSED,
+    MP_N,
+    MP_SCALAR,
+    MP_SCALAR_AT,
+    N_MP,
+    accumulates,
+    joins_run,
+    memory_op,
+    memory_run_at,
+)
+from waferscale.fabric._numerics import ElemOp, _nan32, apply_elem
 
 WORDS = 48  # the memory of the test, in 32-bit words
 
@@ -89,3 +112,81 @@ def test_a_strided_memory_array_is_refused() -> None:
     mem = np.zeros(16, np.uint32)[::2]
     with pytest.raises(ValueError, match="C-contiguous"):
         memory_op(mem, int(ElemOp.MOV32), 2, False, 0, 0, 4, 4, K_MEM, 8, 4, 4, K_NONE, 0, 0, 4)
+
+
+RUN_OPS = [ElemOp.FADDS, ElemOp.FSUBS, ElemOp.FMULS, ElemOp.FMACS]
+
+
+def _run_rows(run, n, d, base) -> np.ndarray:
+    """Packed rows (``MP_*``) of ops ``d = op(d, b, c)`` on ``n`` words at word ``d``: ``run``
+    lists (code, word of b, scalar or ("at", word)); words of the arena, the PE's memory at
+    byte ``base``."""
+    rows = np.zeros((len(run), N_MP), np.int64)
+    for r, (code, b, scalar) in enumerate(run):
+        rows[r, [MP_CODE, MP_N, MP_D_ADDR, MP_D_STRIDE, MP_D_WIDTH]] = (int(code), n, 4 * d, 4, 4)
+        rows[r, [MP_A_KIND, MP_A_ARG, MP_A_STRIDE, MP_A_WIDTH]] = (K_MEM, 4 * d, 4, 4)
+        rows[r, [MP_B_KIND, MP_B_ARG, MP_B_STRIDE, MP_B_WIDTH]] = (K_MEM, 4 * b, 4, 4)
+        if isinstance(scalar, tuple):
+            rows[r, MP_SCALAR_AT] = ((4 * scalar[1] - base) << 3) | 4
+        else:
+            rows[r, MP_SCALAR] = scalar
+    rows[:, [MP_D_ADDR, MP_A_ARG, MP_B_ARG]] -= base  # relative to the PE's memory
+    return rows
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data())
+def test_an_accumulation_run_gives_the_ops_one_by_one(data) -> None:
+    pe = 2  # the PE's memory starts at word 2 of the arena
+    n = data.draw(st.integers(1, 8))
+    d = data.draw(st.integers(pe, WORDS - n))
+    outside = [w for w in range(pe, WORDS) if not d <= w < d + n]
+    free = [w for w in range(pe, WORDS - n + 1) if w + n <= d or d + n <= w]
+    nan_free = data.draw(st.booleans())  # most runs have no NaN: they take the run's loop
+    words = st.integers(0, 2**32 - 1).filter(lambda w: (w & 0x7FFFFFFF) <= 0x7F800000)
+    word = words if nan_free else f32_words
+    mem = np.array(data.draw(st.lists(word, min_size=WORDS, max_size=WORDS)), np.uint32)
+    op = st.tuples(
+        st.sampled_from(RUN_OPS),
+        st.sampled_from(free),
+        st.one_of(word, st.tuples(st.just("at"), st.sampled_from(outside))),
+    )
+    run = data.draw(st.lists(op, min_size=1, max_size=5))
+    want = mem.copy()
+    for code, b, scalar in run:  # one by one, each scalar read when its op issues
+        c = int(want[scalar[1]]) if isinstance(scalar, tuple) else scalar
+        want = _reference(want, code, n, c, (d, 1), (K_MEM, d, 1), (K_MEM, b, 1))
+    base = 4 * pe
+    rows = _run_rows(run, n, d, base)
+    assert all(accumulates(row) and joins_run(rows[0], row) for row in rows)
+
+    got = mem.copy()
+    ran = memory_run_at(got.ctypes.data, got.size, rows, 0, len(run), base)
+    scalars = [int(mem[s[1]]) if isinstance(s, tuple) else s for _, _, s in run]
+    has_nan = [_nan32(int(w)) for w in mem[d : d + n]]
+    has_nan += [_nan32(int(w)) for _, b, _ in run for w in mem[b : b + n]]
+    has_nan += [_nan32(c) for c in scalars]
+    assert ran is not any(has_nan)  # a NaN at the start: left to the ops one by one
+    np.testing.assert_array_equal(got, want if ran else mem)
+
+
+@pytest.mark.parametrize(
+    ("change", "joins"),
+    [
+        ({}, True),
+        ({MP_B_ARG: 4 * 3}, False),  # b overlaps d
+        ({MP_SCALAR_AT: (4 * 2 << 3) | 4}, False),  # the scalar is in d
+        ({MP_SCALAR_AT: (4 * 30 << 3) | 2}, False),  # a 16-bit scalar
+        ({MP_FUSED: 1}, False),
+        ({MP_B_STRIDE: 8}, False),
+        ({MP_A_ARG: 4 * 20}, False),  # not in place
+        ({MP_N: 3}, False),  # another length than the run's first op
+        ({MP_CODE: int(ElemOp.MOV32)}, False),
+    ],
+)
+def test_what_joins_an_accumulation_run(change, joins) -> None:
+    first = _run_rows([(ElemOp.FMACS, 10, 0x3F800000)], 4, 0, 0)[0]
+    row = first.copy()
+    for field, value in change.items():
+        row[field] = value
+    assert joins_run(first, row) is joins

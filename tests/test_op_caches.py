@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from waferscale.fabric import Engine
-from waferscale.fabric._memops import N_MP, pack_memory
+from waferscale.fabric._memops import MP_MEM_ADDRESS, MP_MEM_WORDS, N_MP, pack_memory
 from waferscale.program import FabinDSD, Layout, fabin_dsd, fabout_dsd, mem1d_dsd
 from waferscale.program.types import dtype_of
 
@@ -78,7 +78,7 @@ def test_packed_memory_ops_need_the_engines_flat_word_array():
         pack_memory(prm, np.zeros(16, np.uint32)[::2])
     words = np.zeros(8, np.uint32)
     pack_memory(prm, words)
-    assert prm[-2:].tolist() == [words.ctypes.data, 8]
+    assert prm[[MP_MEM_ADDRESS, MP_MEM_WORDS]].tolist() == [words.ctypes.data, 8]
 
 
 def test_an_op_cache_stops_growing_when_operands_never_recur():

@@ -380,3 +380,44 @@ def test_random_floods_are_the_same_with_the_fast_path(
     _assert_same(slow, fast)
     got = read_region(eng, "a", 0, 0, P, 1)[0]
     np.testing.assert_array_equal(got, np.broadcast_to(data[0], (P, B)))  # every PE has it
+
+
+def _scan_pe(c, *, B: int, role: str, shift: int) -> None:
+    """PE 0 sends ``B`` f32; PE 1 adds each to ``a`` ``shift`` words on in its own memory
+    (``a[k + shift] = in[k] + a[k]``): with ``shift > 0`` an element reads what an earlier
+    one of the same op wrote (a running sum), with 0 it adds in place."""
+    a = c.array("a", "f32", B + 1, export=True)
+
+    def main(pe):
+        if role == "send":
+            pe.fmovs(fabout_dsd(0, B), mem1d_dsd(a, B), async_=True)
+        else:
+            dst = mem1d_dsd(a, B, offset=shift)
+            pe.fadds(dst, fabin_dsd(0, B), mem1d_dsd(a, B), async_=True)
+
+    c.bind_local_task(main, 8)
+    c.activate(8)
+
+
+@pytest.mark.parametrize("shift", [0, 1])
+def test_an_op_reading_its_own_writes_is_the_same_with_the_fast_path(shift) -> None:
+    from waferscale.program import Layout
+
+    B = 48
+    lay = Layout(2, 1, name="scan")
+    for x, role in enumerate(("send", "scan")):
+        lay.set_tile_code(x, 0, _scan_pe, B=B, role=role, shift=shift)
+    lay.set_route(0, 0, 0, rx=["RAMP"], tx=["EAST"])
+    lay.set_route(1, 0, 0, rx=["WEST"], tx=["RAMP"])
+    data = np.random.default_rng(5).standard_normal((2, B + 1)).astype(np.float32)
+
+    def prepare(eng: Engine) -> None:
+        load_region(eng, "a", data[None])
+
+    slow, fast, eng = _both(lambda: Engine(lay.compile()), prepare)
+    _assert_same(slow, fast)
+    assert eng.stats()["cycles_stepped"] < eng.now / 2  # the window took the stream
+    want = data[1].copy()
+    for k in range(B):  # in element order, in f32
+        want[k + shift] = np.float32(data[0][k] + want[k])
+    np.testing.assert_array_equal(read_region(eng, "a", 1, 0, 1, 1)[0, 0], want)

@@ -146,6 +146,7 @@ from ._script import (  # noqa: F401  (the record layout re-exported for FabricS
     A_BLOCK,
     A_ISSUE,
     A_MEM,
+    A_MEM_RUN,
     A_SPEND,
     A_STAMP16X3,
     A_STAMP32,

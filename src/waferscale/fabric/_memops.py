@@ -203,10 +203,12 @@ def memory_op(
 # memory_op's arguments packed in one int64 array, with the address and size of the engine's
 # memory: a compiled call unboxes each argument in Python (about 0.25 us per array), which made
 # the 17-argument call, then the three-array one, cost more than a 64-element op itself.
+# MP_SCALAR_AT: where a recorded op reads its scalar when it issues, ``(byte offset in the PE's
+# memory << 3) | width``; 0: the scalar is MP_SCALAR.
 (MP_CODE, MP_N, MP_FUSED, MP_SCALAR, MP_D_ADDR, MP_D_STRIDE, MP_D_WIDTH, MP_A_KIND, MP_A_ARG,
  MP_A_STRIDE, MP_A_WIDTH, MP_B_KIND, MP_B_ARG, MP_B_STRIDE, MP_B_WIDTH, MP_MEM_ADDRESS,
- MP_MEM_WORDS) = range(17)  # fmt: skip
-N_MP = 17
+ MP_MEM_WORDS, MP_SCALAR_AT) = range(18)  # fmt: skip
+N_MP = 18
 
 
 def pack_memory(prm: np.ndarray, mem32: np.ndarray) -> None:
@@ -247,3 +249,92 @@ def memory_op_packed(prm, base):
         prm[MP_MEM_ADDRESS], prm[MP_MEM_WORDS], prm.reshape((1, prm.shape[0])), 0, base,
         prm[MP_SCALAR],
     )
+
+
+@nb.njit(**_INLINE)
+def row_scalar(mem32, mem16, prms, row, base):
+    """The scalar of the op in row ``row`` of ``prms``: its own, or read now from the memory of
+    the PE at ``base``."""
+    at = prms[_u(row), MP_SCALAR_AT]
+    if at == 0:
+        return prms[_u(row), MP_SCALAR]
+    return np.int64(read_mem(mem32, mem16, base + (at >> 3), at & 7))
+
+
+_RUN_CODES = (_FMACS, _FADDS, _FSUBS, _FMULS)
+
+
+def accumulates(prm: np.ndarray) -> bool:
+    """Can the packed op (``MP_*``) be part of an accumulation run: f32 ``d = op(d, b, c)``
+    in place, unit strides, ``b`` in memory, the scalar an f32 word, and neither ``b`` nor the
+    scalar in ``d``'s bytes (so no op of the run changes what another reads, except ``d``)."""
+    d, n = int(prm[MP_D_ADDR]), int(prm[MP_N])
+    b, at = int(prm[MP_B_ARG]), int(prm[MP_SCALAR_AT])
+    return bool(
+        prm[MP_CODE] in _RUN_CODES
+        and (prm[MP_CODE] != _FMACS or prm[MP_FUSED] == 0)
+        and prm[MP_D_WIDTH] == 4 and prm[MP_D_STRIDE] == 4
+        and prm[MP_A_KIND] == K_MEM and prm[MP_A_ARG] == d
+        and prm[MP_A_WIDTH] == 4 and prm[MP_A_STRIDE] == 4
+        and prm[MP_B_KIND] == K_MEM and prm[MP_B_WIDTH] == 4 and prm[MP_B_STRIDE] == 4
+        and (b + 4 * n <= d or d + 4 * n <= b)
+        and (at == 0 or (at & 7 == 4 and ((at >> 3) + 4 <= d or d + 4 * n <= at >> 3)))
+    )  # fmt: skip
+
+
+def joins_run(first: np.ndarray, prm: np.ndarray) -> bool:
+    """Can op ``prm`` follow op ``first`` (which :func:`accumulates`) in its run?"""
+    return bool(
+        accumulates(prm) and prm[MP_D_ADDR] == first[MP_D_ADDR] and prm[MP_N] == first[MP_N]
+    )
+
+
+@nb.njit(**_INLINE)
+def _accumulate(raw, mem32, n, d, b, c):
+    """``mem32[d + i] = raw(mem32[d + i], mem32[b + i], c)`` for ``i < n``; returns the
+    largest magnitude bits (as i32) among ``b``'s words: a NaN if above ``0x7F800000``."""
+    most = np.int32(0)
+    for i in range(n):
+        x = mem32[_u(b + i)]
+        most = max(most, np.int32(x & np.uint32(0x7FFFFFFF)))
+        mem32[_u(d + i)] = np.uint32(raw(mem32[_u(d + i)], x, c))
+    return most
+
+
+@nb.njit(cache=True, nogil=True, boundscheck=False)
+def memory_run_at(address, words, prms, first, count, base):
+    """Rows ``first`` .. ``first + count - 1`` of ``prms``, one accumulation run (recorded
+    with :func:`joins_run`), one after the other on the memory of the PE at ``base`` (memory
+    as in :func:`memory_op_at`). Returns False, with the memory as it was, when ``d``, a ``b``
+    or a scalar holds a NaN at the start: the ops then run one by one (the NaN rule).
+
+    Without a NaN at the start, every op takes the raw element function: a NaN that an op
+    makes is the float unit's default NaN, which the NaN rule returns unchanged when a later
+    op of the run reads it in ``d`` (the only operand the run writes). So one scan of ``d``,
+    and each ``b`` scanned as the op reads it (``d`` is put back if one holds a NaN), rather
+    than a call, a dispatch and a scan of ``d`` and ``b`` before each op."""
+    mem32 = nb.carray(_u32_pointer(address), words)
+    mem16 = mem32.view(np.uint16)
+    d = (prms[_u(first), MP_D_ADDR] + base) >> 2
+    n = prms[_u(first), MP_N]
+    if _has_nan(mem32, d, 1, n):
+        return False
+    saved = mem32[d : d + n].copy()
+    for row in range(first, first + count):
+        b = (prms[_u(row), MP_B_ARG] + base) >> 2
+        c = np.uint32(row_scalar(mem32, mem16, prms, row, base) & 0xFFFFFFFF)
+        most = np.int32(0x7FFFFFFF)
+        if not _nan32(c):
+            code = prms[_u(row), MP_CODE]
+            if code == _FMACS:
+                most = _accumulate(fmacs_unfused_raw, mem32, n, d, b, c)
+            elif code == _FADDS:
+                most = _accumulate(fadds_raw, mem32, n, d, b, c)
+            elif code == _FSUBS:
+                most = _accumulate(fsubs_raw, mem32, n, d, b, c)
+            else:
+                most = _accumulate(fmuls_raw, mem32, n, d, b, c)
+        if most > np.int32(0x7F800000):
+            mem32[d : d + n] = saved
+            return False
+    return True

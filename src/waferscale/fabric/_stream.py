@@ -78,7 +78,8 @@ from ._layout_consts import (
     S_RAMP_DOWN,
     S_RAMP_UP,
 )
-from ._memaccess import _u, read_mem, write_mem
+from ._memaccess import _u, borrowed, read_mem, write_mem
+from ._memops import _data_address, memory_op_at
 from ._numerics import apply_elem
 from ._params import (
     P_AUTO_SLOTS,
@@ -130,10 +131,11 @@ def thread_scratch() -> typed.List:
 
 @nb.njit(**_JIT)
 def _table(scratch, slot, rows, cols):
-    """A (``rows``, ``cols``) view of scratch table ``slot``, grown if it is too small."""
+    """A (``rows``, ``cols``) view of scratch table ``slot``, grown if it is too small; borrowed
+    (valid until the slot is taken again)."""
     if scratch[slot].shape[0] < rows * cols:
         scratch[slot] = np.empty(max(rows * cols, 2 * scratch[slot].shape[0]), np.int64)
-    return scratch[slot][: rows * cols].reshape((rows, cols))
+    return borrowed(scratch[slot][: rows * cols].reshape((rows, cols)))  # scratch holds it
 
 
 # an op's memory operands: (kind, address, stride, width) fields of sources a, b and the result
@@ -171,7 +173,7 @@ MAX_SWEEPS = 1 << 20  # a schedule that has not settled by then is a bug, not a 
 SCRATCH_ENTRIES = 1 << 21  # (movers of the largest component) x (elements): 3 x 16 MB of scratch
 
 
-@nb.njit(**_JIT)
+@nb.njit(**_INLINE)
 def _grown(a, rows):
     if rows <= a.shape[0]:
         return a
@@ -180,7 +182,7 @@ def _grown(a, rows):
     return b
 
 
-@nb.njit(**_JIT)
+@nb.njit(**_INLINE)
 def _buffer(kind, c, p, bufs, nb_, smap, cap, head0):
     """The graph's buffer ``kind`` of (``c``, ``p``), created on first use. Returns (id, rows)."""
     b = smap[_u(kind), _u(c), _u(p)] - 1
@@ -210,7 +212,7 @@ def _forget(bufs, nb_, smap):
         smap[_u(bufs[_u(b), B_KIND]), _u(bufs[_u(b), B_COLOR]), _u(bufs[_u(b), B_PE])] = 0
 
 
-@nb.njit(**_JIT)
+@nb.njit(**_INLINE)
 def _mover(kind, p, c, o, movers, nm):
     movers = _grown(movers, nm + 1)
     m = nm
@@ -376,7 +378,7 @@ def _data_order(movers, bufs, nm, nb_):
 
 @nb.njit(**_JIT)
 def _time_component(lo, hi, grouped, movers, bufs, init_rdy, init_from, xs, rdy, cnt, st, bound,
-                    timing):  # fmt: skip
+                    timing, per_out):  # fmt: skip
     """The cycle of every element at every mover of one component, up to ``bound``: whether
     some mover stopped at the window's end.
 
@@ -385,7 +387,10 @@ def _time_component(lo, hi, grouped, movers, bufs, init_rdy, init_from, xs, rdy,
     no room that way, it sweeps backwards and forwards again with the room rule (Gauss-Seidel).
     Every sweep only raises times from below the solution, so the first forward sweep after
     which every push has room is the solution."""
-    per_out = np.empty((6, 5), np.int64)
+    # the caller holds them: the sweeps' callees need not count references
+    grouped, movers, bufs = borrowed(grouped), borrowed(movers), borrowed(bufs)
+    init_rdy, init_from, xs = borrowed(init_rdy), borrowed(init_from), borrowed(xs)
+    rdy, cnt, st, per_out = borrowed(rdy), borrowed(cnt), borrowed(st), borrowed(per_out)
     kept = _sweep(lo, hi, grouped, False, movers, bufs, init_rdy, init_from, xs, rdy, cnt, st,
                   bound, timing, per_out)  # fmt: skip
     sweeps = 1
@@ -563,7 +568,7 @@ def _sweep(lo, hi, grouped, room, movers, bufs, init_rdy, init_from, xs, rdy, cn
     return kept
 
 
-@nb.njit(**_JIT)
+@nb.njit(**_INLINE)
 def _room_kept(m, movers, bufs, xs, cnt):
     """Did every push into the queues mover ``m`` reads find room: element ``n0 + k - cap`` of
     the queue popped by ``m`` (by the push's cycle, or the cycle before where ``m``'s phase
@@ -590,7 +595,7 @@ def _room_kept(m, movers, bufs, xs, cnt):
     return True
 
 
-@nb.njit(**_JIT)
+@nb.njit(**_INLINE)
 def _time_mover(m, room, movers, bufs, init_rdy, init_from, xs, rdy, cnt, st, bound, timing,
                 per_out):  # fmt: skip
     """Time mover ``m``'s elements from what its producers did (and, with ``room``, from
@@ -758,10 +763,14 @@ def _forward_latency(port, frm, hop, ramp, turn):
 
 
 @nb.njit(**_JIT)
-def _carry_values(lo, hi, grouped, movers, bufs, ops, init_data, ds, cnt, mem32, mem16):
+def _carry_values(lo, hi, grouped, movers, bufs, ops, init_data, ds, cnt, mem32, mem16, work):
     """The values the component's movers carried in the window, in data order: each op reads
-    its sources element by element and writes its destination (memory, or its row of ``ds``);
-    a ramp-up or forward passes on what it read."""
+    its sources and writes its destination (memory, or its row of ``ds``); a ramp-up or
+    forward passes on what it read. An op's elements are the memory-op kernel's
+    (:func:`memory_op_at`) on its sources gathered into ``work`` (three rows of u32 words: a,
+    b, result), unless it writes memory that a memory source reads at another index (then
+    element by element in order: a shifted copy propagates)."""
+    kcap = work.shape[0] // 3
     for j in range(lo, hi):
         m = grouped[_u(j)]
         n_moved = cnt[_u(m)]
@@ -771,42 +780,109 @@ def _carry_values(lo, hi, grouped, movers, bufs, ops, init_data, ds, cnt, mem32,
         if movers[_u(m), M_KIND] != MK_OP:
             b = movers[_u(m), M_IN0]
             n0 = min(bufs[_u(b), B_N0], n_moved)
-            row = ds[_u(lm)]
             for k in range(n0):
-                row[_u(k)] = init_data[_u(b), _u(k)]
-            if n_moved > n0:
-                row[n0:n_moved] = ds[_u(movers[_u(bufs[_u(b), B_PROD]), M_LOCAL])][: n_moved - n0]
+                ds[_u(lm), _u(k)] = init_data[_u(b), _u(k)]
+            pm_row = movers[_u(bufs[_u(b), B_PROD]), M_LOCAL] if n_moved > n0 else 0
+            for k in range(n0, n_moved):
+                ds[_u(lm), _u(k)] = ds[_u(pm_row), _u(k - n0)]
             continue
         o = movers[_u(m), M_OP]
         code = ops[_u(o), F_CODE]
-        scalar = np.uint32(ops[_u(o), F_SCALAR] & 0xFFFFFFFF)
+        scalar = ops[_u(o), F_SCALAR]
         fused = ops[_u(o), F_FUSED] != 0
         done = ops[_u(o), F_DONE]
-        va = np.int64(0)
-        vb = np.int64(0)
-        a_buf, a_n0, a_row, a_at, a_step, a_w = _source(m, 0, done, movers, bufs, ops)
-        b_buf, b_n0, b_row, b_at, b_step, b_w = _source(m, 1, done, movers, bufs, ops)
-        if a_buf < 0 and a_w == 0:
-            va = a_at & 0xFFFFFFFF
-        if b_buf < 0 and b_w == 0:
-            vb = b_at & 0xFFFFFFFF
         d_at = ops[_u(o), F_DA] + done * ops[_u(o), F_DS]
         d_step = ops[_u(o), F_DS]
         d_w = ops[_u(o), F_DW] if ops[_u(o), F_DK] == K_MEM else 0
+        if d_w > 0 and _reads_own_writes(ops, o):
+            _carry_in_order(m, o, n_moved, lm, code, scalar, fused, done, movers, bufs, ops,
+                            init_data, ds, mem32, mem16)  # fmt: skip
+            continue
+        a_kind, a_arg = _gather(m, 0, done, n_moved, movers, bufs, ops, init_data, ds, mem32,
+                                mem16, work, 0)  # fmt: skip
+        b_kind, b_arg = _gather(m, 1, done, n_moved, movers, bufs, ops, init_data, ds, mem32,
+                                mem16, work, kcap)  # fmt: skip
+        memory_op_at(
+            _data_address(work), work.shape[0], code, n_moved, fused, scalar, 8 * kcap, 4, 4,
+            a_kind, a_arg, 4, 4, b_kind, b_arg, 4, 4,
+        )  # fmt: skip
+        if d_w > 0:
+            for k in range(n_moved):
+                write_mem(mem32, mem16, d_at + k * d_step, d_w, work[_u(2 * kcap + k)])
+        else:
+            for k in range(n_moved):
+                ds[_u(lm), _u(k)] = work[_u(2 * kcap + k)]
+
+
+@nb.njit(**_INLINE)
+def _reads_own_writes(ops, o):
+    """Does op ``o`` write memory that one of its memory sources reads at another element?"""
+    wlo, whi = _span(ops, o, 2)
+    for operand in range(2):
+        kf, af, sf, _ = OPERAND_FIELDS[_u(operand)]
+        if ops[_u(o), _u(kf)] != K_MEM:
+            continue
+        lo, hi = _span(ops, o, operand)
+        same = ops[_u(o), _u(af)] == ops[_u(o), F_DA] and ops[_u(o), _u(sf)] == ops[_u(o), F_DS]
+        if lo < whi and wlo < hi and not same:
+            return True
+    return False
+
+
+@nb.njit(**_INLINE)
+def _gather(m, src, done, n_moved, movers, bufs, ops, init_data, ds, mem32, mem16, work, at):
+    """Source ``src`` of op mover ``m`` for :func:`memory_op_at` on ``work``: a queue's or
+    memory's words copied to ``work[at:]`` (kind memory, byte address ``4 * at``), or the
+    scalar (kind scalar, its value)."""
+    buf, n0, row, first, step, width = _source(m, src, done, movers, bufs, ops)
+    if buf >= 0:
+        k0 = min(n0, n_moved)
+        for k in range(k0):
+            work[_u(at + k)] = init_data[_u(buf), _u(k)]
+        for k in range(k0, n_moved):
+            work[_u(at + k)] = ds[_u(row), _u(k - n0)]
+        return K_MEM, 4 * at
+    if width == 4 and step == 4:
         for k in range(n_moved):
-            if a_buf >= 0:
-                va = init_data[_u(a_buf), _u(k)] if k < a_n0 else ds[_u(a_row), _u(k - a_n0)]
-            elif a_w > 0:
-                va = np.int64(read_mem(mem32, mem16, a_at + k * a_step, a_w))
-            if b_buf >= 0:
-                vb = init_data[_u(b_buf), _u(k)] if k < b_n0 else ds[_u(b_row), _u(k - b_n0)]
-            elif b_w > 0:
-                vb = np.int64(read_mem(mem32, mem16, b_at + k * b_step, b_w))
-            val = apply_elem(code, va, vb, scalar, fused)
-            if d_w > 0:
-                write_mem(mem32, mem16, d_at + k * d_step, d_w, val)
-            else:
-                ds[_u(lm), _u(k)] = val
+            work[_u(at + k)] = mem32[_u((first >> 2) + k)]
+        return K_MEM, 4 * at
+    if width > 0:
+        for k in range(n_moved):
+            work[_u(at + k)] = read_mem(mem32, mem16, first + k * step, width)
+        return K_MEM, 4 * at
+    return K_SCALAR, first
+
+
+@nb.njit(**_JIT)
+def _carry_in_order(m, o, n_moved, lm, code, scalar, fused, done, movers, bufs, ops, init_data,
+                    ds, mem32, mem16):  # fmt: skip
+    """:func:`_carry_values` for one op, element by element in order."""
+    c = np.uint32(scalar & 0xFFFFFFFF)
+    va = np.int64(0)
+    vb = np.int64(0)
+    a_buf, a_n0, a_row, a_at, a_step, a_w = _source(m, 0, done, movers, bufs, ops)
+    b_buf, b_n0, b_row, b_at, b_step, b_w = _source(m, 1, done, movers, bufs, ops)
+    if a_buf < 0 and a_w == 0:
+        va = a_at & 0xFFFFFFFF
+    if b_buf < 0 and b_w == 0:
+        vb = b_at & 0xFFFFFFFF
+    d_at = ops[_u(o), F_DA] + done * ops[_u(o), F_DS]
+    d_step = ops[_u(o), F_DS]
+    d_w = ops[_u(o), F_DW] if ops[_u(o), F_DK] == K_MEM else 0
+    for k in range(n_moved):
+        if a_buf >= 0:
+            va = init_data[_u(a_buf), _u(k)] if k < a_n0 else ds[_u(a_row), _u(k - a_n0)]
+        elif a_w > 0:
+            va = np.int64(read_mem(mem32, mem16, a_at + k * a_step, a_w))
+        if b_buf >= 0:
+            vb = init_data[_u(b_buf), _u(k)] if k < b_n0 else ds[_u(b_row), _u(k - b_n0)]
+        elif b_w > 0:
+            vb = np.int64(read_mem(mem32, mem16, b_at + k * b_step, b_w))
+        val = apply_elem(code, va, vb, c, fused)
+        if d_w > 0:
+            write_mem(mem32, mem16, d_at + k * d_step, d_w, val)
+        else:
+            ds[_u(lm), _u(k)] = val
 
 
 @nb.njit(**_INLINE)
@@ -846,6 +922,29 @@ def stream_window(
     docstring. Fills ``res`` (``SR_*``): ``WINDOW_NONE`` and the cycle to look again from;
     ``WINDOW_DONE`` and the cycle the loop goes on from; ``WINDOW_QUIET`` and the cycle at
     which the loop, stepping, would have found nothing left to do."""
+    # the caller holds every array for the whole call: the callees need not count references
+    nbr, route_rx, route_tx = borrowed(nbr), borrowed(route_rx), borrowed(route_tx)
+    route_pos, torn, swap = borrowed(route_pos), borrowed(torn), borrowed(swap)
+    filt_mask, r_data, r_ctrl = borrowed(filt_mask), borrowed(r_data), borrowed(r_ctrl)
+    r_ready, r_from, r_head = borrowed(r_ready), borrowed(r_from), borrowed(r_head)
+    r_count, r_mask, rr = borrowed(r_count), borrowed(r_mask), borrowed(rr)
+    i_data, i_ctrl, i_ready = borrowed(i_data), borrowed(i_ctrl), borrowed(i_ready)
+    i_head, i_count, i_mask = borrowed(i_head), borrowed(i_count), borrowed(i_mask)
+    i_wait, i_nctrl, o_data = borrowed(i_wait), borrowed(i_nctrl), borrowed(o_data)
+    o_ctrl, o_ready, o_head = borrowed(o_ctrl), borrowed(o_ready), borrowed(o_head)
+    o_count, o_mask, o_wait = borrowed(o_count), borrowed(o_mask), borrowed(o_wait)
+    o_host, t_active, t_blocked = borrowed(o_host), borrowed(t_active), borrowed(t_blocked)
+    t_local, t_dmask, ce_state = borrowed(t_local), borrowed(t_dmask), borrowed(ce_state)
+    ce_busy, ops, slot_op = borrowed(ce_busy), borrowed(ops), borrowed(slot_op)
+    op_free, op_free_n, mem32 = borrowed(op_free), borrowed(op_free_n), borrowed(mem32)
+    mem16, act_r, act_r_n = borrowed(mem16), borrowed(act_r), borrowed(act_r_n)
+    in_r, act_o, act_o_n, in_o = borrowed(in_r), borrowed(act_o), borrowed(act_o_n), borrowed(in_o)
+    act_c, act_c_n, in_c = borrowed(act_c), borrowed(act_c_n), borrowed(in_c)
+    link_out, prof, stats = borrowed(link_out), borrowed(prof), borrowed(stats)
+    code_of, prog_script, script = borrowed(code_of), borrowed(prog_script), borrowed(script)
+    tpl, mprm, mem_base = borrowed(tpl), borrowed(mprm), borrowed(mem_base)
+    fifo_first, params, smap = borrowed(fifo_first), borrowed(params), borrowed(smap)
+    res = borrowed(res)
     res[SR_STATUS] = WINDOW_NONE
     res[SR_CYCLE] = t + MIN_WINDOW
     res[SR_LAST_EVENT] = -1
@@ -1051,6 +1150,7 @@ def stream_window(
         scratch[SC_MOVERS] = movers.reshape(-1)
     if bufs.size > scratch[SC_BUFS].size:
         scratch[SC_BUFS] = bufs.reshape(-1)
+    movers, bufs = borrowed(movers), borrowed(bufs)  # scratch holds them
     # what the buffers hold at the start; no control wavelets (they would steer switches and
     # start tasks)
     initial = max(rcap, max(icap, ocap))
@@ -1217,6 +1317,8 @@ def stream_window(
     cnt = np.zeros(nm, np.int64)
     st = np.zeros(nm, np.int64)
     timing = (hop, ramp, turn, t, kcap)
+    per_out = np.empty((6, 5), np.int64)  # _time_mover's table of a mover's outputs
+    work = np.empty(3 * kcap, np.uint32)  # _carry_values' operands and results
 
     # ---- schedule each component, compute what it carries, and commit it ---
     beyond = False
@@ -1228,7 +1330,7 @@ def stream_window(
         if hi == lo:
             continue
         if _time_component(lo, hi, grouped, movers, bufs, init_rdy, init_from, xs, rdy, cnt, st,
-                           bound, timing):  # fmt: skip
+                           bound, timing, per_out):  # fmt: skip
             beyond = True
         for j in range(lo, hi):
             m = grouped[_u(j)]
@@ -1240,7 +1342,8 @@ def stream_window(
                 last_event = x
             if movers[_u(m), M_KIND] == MK_OP and k == movers[_u(m), M_LIMIT]:
                 done_t[_u(m)] = x
-        _carry_values(lo, hi, grouped, movers, bufs, ops, init_data, ds, cnt, mem32, mem16)
+        _carry_values(lo, hi, grouped, movers, bufs, ops, init_data, ds, cnt, mem32, mem16,
+                      work)
         _commit_component(
             r, lo, hi, grouped, comp_bufs, buf_order, movers, bufs, xs, ds, rdy, cnt, r_data,
             r_ctrl, r_ready, r_from, r_head, r_count, r_mask, rr, i_data, i_ctrl, i_ready, i_head,

@@ -60,7 +60,7 @@ from ._layout_consts import (
     ON_RESUME,
     ON_UNBLOCK,
 )
-from ._memops import MP_SCALAR, memory_op_packed, pack_memory
+from ._memops import MP_SCALAR, MP_SCALAR_AT, memory_op_packed, pack_memory
 from ._numerics import ELEM_INFO, ElemOp
 from .engine import mask64
 
@@ -535,13 +535,12 @@ class PE:
 
     def _record_memory_op(self, prm: np.ndarray, cycles: int, scalar: Any) -> None:
         """Record a memory-only op of a static task; a scalar read from memory is recorded as
-        where to read it ((byte offset << 3) | width), its value left to the replay."""
+        where to read it (``MP_SCALAR_AT``), its value left to the replay."""
         prm = prm.copy()
-        source = 0
         if type(scalar) is MemScalar:
-            source = (scalar.byte_offset << 3) | scalar.symbol.dtype.width
+            prm[MP_SCALAR_AT] = (scalar.byte_offset << 3) | scalar.symbol.dtype.width
             prm[MP_SCALAR] = 0
-        self._record.append(("mem", prm, cycles, source))
+        self._record.append(("mem", prm, cycles))
 
     def _op(self, name: str, code: int, dst, a, b, scalar, opts: dict[str, Any]) -> None:
         if not opts and self._engine.trace is None:
@@ -727,7 +726,7 @@ class PE:
         prm = np.array(
             [int(code), length, int(fused), scalar_bits, d_addr - base, d_stride, d_width,
              a[0], a[1] - base if a[0] == K_MEM else a[1], a[2], a[3],
-             b[0], b[1] - base if b[0] == K_MEM else b[1], b[2], b[3], 0, 0],
+             b[0], b[1] - base if b[0] == K_MEM else b[1], b[2], b[3], 0, 0, 0],
             np.int64,
         )  # fmt: skip
         pack_memory(prm, s.mem32)

@@ -17,6 +17,7 @@ from ._kernel import (
     A_BLOCK,
     A_ISSUE,
     A_MEM,
+    A_MEM_RUN,
     A_SPEND,
     A_STAMP16X3,
     A_STAMP32,
@@ -52,7 +53,7 @@ from ._layout_consts import (
     PORT_DX,
     PORT_DY,
 )
-from ._memops import N_MP
+from ._memops import N_MP, accumulates, joins_run
 from ._stream import N_SR as N_STREAM_RESULT
 
 TASK_IDS = 64  # task-id space per PE (WSE-2/3: control ids reach 63)
@@ -448,25 +449,39 @@ class FabricState:
 
     def add_script(self, code_index: int, task_id: int, actions: list[tuple]) -> int:
         """Let the cycle loop replay a static task: ``actions`` as recorded by the PE
-        (``("mem", prm, cycles, scalar source)``, ``("issue", template, slot)``,
+        (``("mem", prm, cycles)``, ``("issue", template, slot)``,
         ``("activate" | "block" | "unblock", task id)``, ``("spend", cycles)``,
-        ``("stamp32" | "stamp16x3", byte offset in the PE's memory)``). Returns the number
-        of streaming ops it issues."""
+        ``("stamp32" | "stamp16x3", byte offset in the PE's memory)``). Consecutive memory
+        ops that accumulate into one destination are marked as a run (``A_MEM_RUN``), which
+        the replay does in one call. Returns the number of streaming ops it issues."""
         simple = {"activate": A_ACTIVATE, "block": A_BLOCK, "unblock": A_UNBLOCK,
                   "spend": A_SPEND, "stamp32": A_STAMP32, "stamp16x3": A_STAMP16X3}  # fmt: skip
-        words = [len(actions), sum(1 for a in actions if a[0] == "issue")]
+        words = [0, sum(1 for a in actions if a[0] == "issue")]
         tpls, prms = [], []
-        for act in actions:
+        run_left = 0  # memory ops of the current run still to record
+        for k, act in enumerate(actions):
             kind = act[0]
+            if kind == "mem" and run_left == 0 and accumulates(act[1]):
+                count = 1
+                while (
+                    k + count < len(actions)
+                    and actions[k + count][0] == "mem"
+                    and joins_run(act[1], actions[k + count][1])
+                ):
+                    count += 1
+                if count > 1:
+                    words += [A_MEM_RUN, self.mprm.shape[0] + len(prms), 0, count]
+                    run_left = count
             if kind == "mem":
-                words += [A_MEM, self.mprm.shape[0] + len(prms), int(act[2]), int(act[3])]
+                words += [A_MEM, self.mprm.shape[0] + len(prms), int(act[2]), 0]
                 prms.append(act[1])
+                run_left = max(0, run_left - 1)
             elif kind == "issue":
                 words += [A_ISSUE, self.tpl.shape[0] + len(tpls), int(act[2]), 0]
                 tpls.append(act[1])
             else:
                 words += [simple[kind], int(act[1]), 0, 0]
-        assert len(words) == 2 + ACTION_WORDS * len(actions)
+        words[0] = (len(words) - 2) // ACTION_WORDS
         if tpls:
             self.tpl = np.concatenate([self.tpl, np.array(tpls, np.int64)])
         if prms:
