@@ -1150,7 +1150,8 @@ def stream_window(
         scratch[SC_MOVERS] = movers.reshape(-1)
     if bufs.size > scratch[SC_BUFS].size:
         scratch[SC_BUFS] = bufs.reshape(-1)
-    movers, bufs = borrowed(movers), borrowed(bufs)  # scratch holds them
+    # (Not borrowed here: a table that grew but is no larger than the slot is held by this
+    # function alone.)
     # what the buffers hold at the start; no control wavelets (they would steer switches and
     # start tasks)
     initial = max(rcap, max(icap, ocap))
