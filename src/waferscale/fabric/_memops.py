@@ -55,6 +55,18 @@ def _has_nan(mem32, first, stride, n):
     return most > np.int32(0x7F800000)
 
 
+@nb.njit(**_INLINE)
+def _accumulate(raw, mem32, n, d, b, c):
+    """``mem32[d + i] = raw(mem32[d + i], mem32[b + i], c)`` for ``i < n``; returns the
+    largest magnitude bits (as i32) among ``b``'s words: a NaN if above ``0x7F800000``."""
+    most = np.int32(0)
+    for i in range(n):
+        x = mem32[_u(b + i)]
+        most = max(most, np.int32(x & np.uint32(0x7FFFFFFF)))
+        mem32[_u(d + i)] = np.uint32(raw(mem32[_u(d + i)], x, c))
+    return most
+
+
 # Inlined: an out-of-line call would pass ``raw`` and ``exact`` as Python objects, which numba
 # cannot cache.
 @nb.njit(**_INLINE)
@@ -79,8 +91,7 @@ def _word_loop(raw, exact, nan_rule, mem32, n, d, ds, a_mem, a, a_s, b_mem, b, b
             y = mem32[_u(b + i * b_s)] if b_mem else b
             mem32[_u(d + i * ds)] = np.uint32(exact(x, y, c))
     elif ds == 1 and a_mem and b_mem and a == d and a_s == 1 and b_s == 1:
-        for i in range(n):
-            mem32[_u(d + i)] = np.uint32(raw(mem32[_u(d + i)], mem32[_u(b + i)], c))
+        _accumulate(raw, mem32, n, d, b, c)
     elif ds == 1 and (a_s == 1 or not a_mem) and (b_s == 1 or not b_mem):
         for i in range(n):  # the unit strides are constants here, so the loop vectorises
             x = mem32[_u(a + i)] if a_mem else a
@@ -287,18 +298,6 @@ def joins_run(first: np.ndarray, prm: np.ndarray) -> bool:
     return bool(
         accumulates(prm) and prm[MP_D_ADDR] == first[MP_D_ADDR] and prm[MP_N] == first[MP_N]
     )
-
-
-@nb.njit(**_INLINE)
-def _accumulate(raw, mem32, n, d, b, c):
-    """``mem32[d + i] = raw(mem32[d + i], mem32[b + i], c)`` for ``i < n``; returns the
-    largest magnitude bits (as i32) among ``b``'s words: a NaN if above ``0x7F800000``."""
-    most = np.int32(0)
-    for i in range(n):
-        x = mem32[_u(b + i)]
-        most = max(most, np.int32(x & np.uint32(0x7FFFFFFF)))
-        mem32[_u(d + i)] = np.uint32(raw(mem32[_u(d + i)], x, c))
-    return most
 
 
 @nb.njit(cache=True, nogil=True, boundscheck=False)

@@ -795,8 +795,8 @@ def _carry_values(lo, hi, grouped, movers, bufs, ops, init_data, ds, cnt, mem32,
         d_step = ops[_u(o), F_DS]
         d_w = ops[_u(o), F_DW] if ops[_u(o), F_DK] == K_MEM else 0
         if d_w > 0 and _reads_own_writes(ops, o):
-            _carry_in_order(m, o, n_moved, lm, code, scalar, fused, done, movers, bufs, ops,
-                            init_data, ds, mem32, mem16)  # fmt: skip
+            _carry_in_order(m, n_moved, code, scalar, fused, done, d_at, d_step, d_w,
+                            movers, bufs, ops, init_data, ds, mem32, mem16)  # fmt: skip
             continue
         a_kind, a_arg = _gather(m, 0, done, n_moved, movers, bufs, ops, init_data, ds, mem32,
                                 mem16, work, 0)  # fmt: skip
@@ -842,10 +842,6 @@ def _gather(m, src, done, n_moved, movers, bufs, ops, init_data, ds, mem32, mem1
         for k in range(k0, n_moved):
             work[_u(at + k)] = ds[_u(row), _u(k - n0)]
         return K_MEM, 4 * at
-    if width == 4 and step == 4:
-        for k in range(n_moved):
-            work[_u(at + k)] = mem32[_u((first >> 2) + k)]
-        return K_MEM, 4 * at
     if width > 0:
         for k in range(n_moved):
             work[_u(at + k)] = read_mem(mem32, mem16, first + k * step, width)
@@ -854,9 +850,10 @@ def _gather(m, src, done, n_moved, movers, bufs, ops, init_data, ds, mem32, mem1
 
 
 @nb.njit(**_JIT)
-def _carry_in_order(m, o, n_moved, lm, code, scalar, fused, done, movers, bufs, ops, init_data,
-                    ds, mem32, mem16):  # fmt: skip
-    """:func:`_carry_values` for one op, element by element in order."""
+def _carry_in_order(m, n_moved, code, scalar, fused, done, d_at, d_step, d_w, movers, bufs,
+                    ops, init_data, ds, mem32, mem16):  # fmt: skip
+    """:func:`_carry_values` for one op (its memory destination from byte ``d_at``, step
+    ``d_step``, width ``d_w``), element by element in order."""
     c = np.uint32(scalar & 0xFFFFFFFF)
     va = np.int64(0)
     vb = np.int64(0)
@@ -866,9 +863,6 @@ def _carry_in_order(m, o, n_moved, lm, code, scalar, fused, done, movers, bufs, 
         va = a_at & 0xFFFFFFFF
     if b_buf < 0 and b_w == 0:
         vb = b_at & 0xFFFFFFFF
-    d_at = ops[_u(o), F_DA] + done * ops[_u(o), F_DS]
-    d_step = ops[_u(o), F_DS]
-    d_w = ops[_u(o), F_DW] if ops[_u(o), F_DK] == K_MEM else 0
     for k in range(n_moved):
         if a_buf >= 0:
             va = init_data[_u(a_buf), _u(k)] if k < a_n0 else ds[_u(a_row), _u(k - a_n0)]
@@ -879,10 +873,7 @@ def _carry_in_order(m, o, n_moved, lm, code, scalar, fused, done, movers, bufs, 
         elif b_w > 0:
             vb = np.int64(read_mem(mem32, mem16, b_at + k * b_step, b_w))
         val = apply_elem(code, va, vb, c, fused)
-        if d_w > 0:
-            write_mem(mem32, mem16, d_at + k * d_step, d_w, val)
-        else:
-            ds[_u(lm), _u(k)] = val
+        write_mem(mem32, mem16, d_at + k * d_step, d_w, val)
 
 
 @nb.njit(**_INLINE)
