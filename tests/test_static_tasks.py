@@ -9,9 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from waferscale.demos._common import sdk_cycles
+from waferscale.demos._common import load_region, read_region, sdk_cycles
 from waferscale.demos.collectives import chain_reduce_2d
 from waferscale.fabric import Engine, OpError, TaskError
+from waferscale.fabric._script import A_MEM, A_MEM_RUN, ACTION_WORDS, SCRIPT_HEADER
 from waferscale.program import Layout, fabin_dsd, fabout_dsd, mem1d_dsd, mem_scalar
 
 
@@ -412,3 +413,64 @@ def test_records_are_made_once_per_compiled_layout() -> None:
     assert results[0][0] == results[1][0]
     np.testing.assert_array_equal(results[0][1], np.full(6, 3.0, np.float32))
     np.testing.assert_array_equal(results[1][1], results[0][1])
+
+
+@pytest.mark.parametrize("nan_in", [None, "y", "A", "x"])
+def test_an_accumulation_run_replays_as_python_runs_it(nan_in):
+    # Four fmacs into one y form an accumulation run: the replay does it in one call and
+    # charges its cycles at once; a NaN in y, a column or a scalar sends it back to the ops
+    # one by one. Memory, cycles, stamps and profile are Python's either way.
+    n, k = 6, 4
+
+    def build(static):
+        def prog(c):
+            y = c.array("y", "f32", n, export=True, init=0.25)
+            A = c.array("A", "f32", n * k, export=True)
+            x = c.array("x", "f32", k, export=True)
+            ts = c.array("ts", "u32", 2, export=True)
+
+            def main(pe):
+                pe.store_timestamp(ts, 0)
+                for j in range(k):
+                    pe.fmacs(mem1d_dsd(y), mem1d_dsd(y), mem1d_dsd(A, n, offset=j * n),
+                             mem_scalar(x, j))  # fmt: skip
+                pe.store_timestamp(ts, 1)
+
+            c.bind_local_task(main, 8, static=static)
+            c.activate(8)
+
+        lay = Layout(2, 1)
+        lay.set_region_code(0, 0, 2, 1, prog)
+        return lay
+
+    rng = np.random.default_rng(7)
+    A = rng.standard_normal((1, 2, n * k)).astype(np.float32)
+    x = rng.standard_normal((1, 2, k)).astype(np.float32)
+    y = np.full((1, 2, n), 0.25, np.float32)
+    where = {"y": (y, 3), "A": (A, n * 2 + 1), "x": (x, 2)}
+    if nan_in is not None:
+        array, at = where[nan_in]
+        array[0, 1, at] = np.nan  # PE 1 only: PE 0 still takes the run
+    outcomes = []
+    for static in (False, True):
+        eng = Engine(build(static).compile())
+        for name, values in (("A", A), ("x", x), ("y", y)):
+            load_region(eng, name, values)
+        eng.run()
+        outcomes.append(_outcome(eng))
+    _same(*outcomes)
+    want = y[0].astype(np.float32)
+    for j in range(k):
+        want = want + A[0, :, j * n : (j + 1) * n] * x[0, :, j, None]
+    got = read_region(eng, "y", 0, 0, 2, 1)[0]
+    np.testing.assert_array_equal(got[0], want[0])
+    assert np.isnan(got[1]).any() == (nan_in is not None)
+    # the record: a run marker that holds its four ops' cycles
+    s = eng.state
+    at = s.prog_script[s.code_of[0], 8]
+    kinds = [s.script[at + SCRIPT_HEADER + a * ACTION_WORDS] for a in range(s.script[at])]
+    r = kinds.index(A_MEM_RUN)
+    w = at + SCRIPT_HEADER + r * ACTION_WORDS
+    assert kinds[r + 1 : r + 1 + k] == [A_MEM] * k and s.script[w + 3] == k
+    op_cycles = [s.script[w + (1 + j) * ACTION_WORDS + 2] for j in range(k)]
+    assert s.script[w + 2] == sum(op_cycles) > 0

@@ -120,7 +120,7 @@ from ._layout_consts import (
     W_RESUME,
     W_TASK,
 )
-from ._memaccess import _u, read_mem, write_mem
+from ._memaccess import _u, borrowed, read_mem, write_mem
 from ._numerics import apply_elem, trailing_zeros
 from ._params import (  # noqa: F401  (N_PARAMS and the rest re-exported for FabricState)
     N_PARAMS,
@@ -410,6 +410,36 @@ def run_cycles(
     stream_scratch,
     t_limit,
 ):
+    # Python holds every array for the whole call: the helpers need not count references
+    # (an atomic increment and decrement per array per inlined helper call otherwise)
+    nbr, route_rx, route_tx = borrowed(nbr), borrowed(route_rx), borrowed(route_tx)
+    route_pos, sw_npos, sw_ring = borrowed(route_pos), borrowed(sw_npos), borrowed(sw_ring)
+    sw_pop, torn, swap = borrowed(sw_pop), borrowed(torn), borrowed(swap)
+    filt_mask, filt, r_data = borrowed(filt_mask), borrowed(filt), borrowed(r_data)
+    r_ctrl, r_ready, r_from = borrowed(r_ctrl), borrowed(r_ready), borrowed(r_from)
+    r_head, r_count, r_popt = borrowed(r_head), borrowed(r_count), borrowed(r_popt)
+    r_mask, rr, i_data, i_ctrl = borrowed(r_mask), borrowed(rr), borrowed(i_data), borrowed(i_ctrl)
+    i_ready, i_head, i_count = borrowed(i_ready), borrowed(i_head), borrowed(i_count)
+    i_mask, i_wait, i_nctrl = borrowed(i_mask), borrowed(i_wait), borrowed(i_nctrl)
+    ctrl_data, o_data, o_ctrl = borrowed(ctrl_data), borrowed(o_data), borrowed(o_ctrl)
+    o_ready, o_head, o_count = borrowed(o_ready), borrowed(o_head), borrowed(o_count)
+    o_mask, o_wait, o_host = borrowed(o_mask), borrowed(o_wait), borrowed(o_host)
+    t_active, t_blocked, t_local = borrowed(t_active), borrowed(t_blocked), borrowed(t_local)
+    t_color_task, t_dmask, ce_state = borrowed(t_color_task), borrowed(t_dmask), borrowed(ce_state)
+    ce_busy, ops, slot_op = borrowed(ce_busy), borrowed(ops), borrowed(slot_op)
+    op_free, op_free_n, fifos = borrowed(op_free), borrowed(op_free_n), borrowed(fifos)
+    mem32, mem16, act_r = borrowed(mem32), borrowed(mem16), borrowed(act_r)
+    act_r_n, in_r, act_o = borrowed(act_r_n), borrowed(in_r), borrowed(act_o)
+    act_o_n, in_o, act_c = borrowed(act_o_n), borrowed(in_o), borrowed(act_c)
+    act_c_n, in_c, inj = borrowed(act_c_n), borrowed(in_c), borrowed(inj)
+    inj_data, drn, drn_data = borrowed(inj_data), borrowed(drn), borrowed(drn_data)
+    work, work_n, link_out = borrowed(work), borrowed(work_n), borrowed(link_out)
+    prof, trace, trace_n = borrowed(prof), borrowed(trace), borrowed(trace_n)
+    trace_cfg, stats, code_of = borrowed(trace_cfg), borrowed(stats), borrowed(code_of)
+    prog_script, script, tpl = borrowed(prog_script), borrowed(script), borrowed(tpl)
+    mprm, mem_base, fifo_first = borrowed(mprm), borrowed(mem_base), borrowed(fifo_first)
+    stream_map, stream_res, params = borrowed(stream_map), borrowed(stream_res), borrowed(params)
+    clock = borrowed(clock)
     hop = params[P_HOP]
     ramp = params[P_RAMP]
     rcap = params[P_RCAP]

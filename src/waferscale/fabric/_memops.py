@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import numba as nb
 import numpy as np
+from llvmlite import ir
 from numba import types
+from numba.core import cgutils
 from numba.extending import intrinsic
 
 from ._layout_consts import K_MEM
@@ -117,6 +119,25 @@ def _f32_op(raw, exact, nan_rule, mem32, n, d, ds, a_mem, a, a_s, b_mem, b, b_s,
         _word_loop(raw, exact, nan_rule, mem32, n, d, ds, a_mem, a, a_s, b_mem, b, b_s, c)
 
 
+RUN_STACK_WORDS = 512  # an accumulation run up to this length saves its d on the stack
+
+
+@intrinsic
+def _stack_u32(typingctx, count):
+    """A pointer to ``count`` (a literal) u32 words on the calling function's stack frame,
+    valid until it returns."""
+    if not isinstance(count, types.IntegerLiteral):
+        return None
+    words = count.literal_value
+    sig = types.CPointer(types.uint32)(count)
+
+    def codegen(context, builder, signature, args):
+        block = cgutils.alloca_once(builder, ir.ArrayType(ir.IntType(32), words))
+        return builder.bitcast(block, ir.IntType(32).as_pointer())
+
+    return sig, codegen
+
+
 @intrinsic
 def _u32_pointer(typingctx, address):
     """The integer ``address`` as a pointer to u32 words."""
@@ -136,6 +157,25 @@ def _data_address(typingctx, array):
     def codegen(context, builder, signature, args):
         data = context.make_array(signature.args[0])(context, builder, args[0]).data
         return builder.ptrtoint(data, context.get_value_type(types.int64))
+
+    return sig, codegen
+
+
+@intrinsic
+def prefetch(typingctx, address):
+    """Ask the cache for the line holding byte ``address`` (an integer), without waiting: a
+    hint, so any address is safe."""
+    sig = types.void(address)
+
+    def codegen(context, builder, signature, args):
+        i8p = ir.IntType(8).as_pointer()
+        i32 = ir.IntType(32)
+        fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0i8")
+        ptr = builder.inttoptr(args[0], i8p)
+        # a read, kept in every cache level, of data
+        builder.call(fn, [ptr, ir.Constant(i32, 0), ir.Constant(i32, 3), ir.Constant(i32, 1)])
+        return context.get_dummy_value()
 
     return sig, codegen
 
@@ -309,30 +349,38 @@ def memory_run_at(address, words, prms, first, count, base):
 
     Without a NaN at the start, every op takes the raw element function: a NaN that an op
     makes is the float unit's default NaN, which the NaN rule returns unchanged when a later
-    op of the run reads it in ``d`` (the only operand the run writes). So one scan of ``d``,
-    and each ``b`` scanned as the op reads it (``d`` is put back if one holds a NaN), rather
-    than a call, a dispatch and a scan of ``d`` and ``b`` before each op."""
+    op of the run reads it in ``d`` (the only operand the run writes). So one scan of ``d``
+    and of the scalars, and each ``b`` scanned as the op reads it (``d`` is put back from a
+    copy if one holds a NaN), rather than a call, a dispatch and a scan of ``d`` and ``b``
+    before each op."""
     mem32 = nb.carray(_u32_pointer(address), words)
     mem16 = mem32.view(np.uint16)
     d = (prms[_u(first), MP_D_ADDR] + base) >> 2
     n = prms[_u(first), MP_N]
     if _has_nan(mem32, d, 1, n):
         return False
-    saved = mem32[d : d + n].copy()
+    # the scalars first: independent loads, whose cache misses overlap (each op's would stall)
+    for row in range(first, first + count):
+        if _nan32(np.uint32(row_scalar(mem32, mem16, prms, row, base) & 0xFFFFFFFF)):
+            return False
+    # d as it was, on the stack where it fits (not an allocation and a free per run)
+    if n <= RUN_STACK_WORDS:
+        saved = nb.carray(_stack_u32(RUN_STACK_WORDS), n)
+        saved[:] = mem32[d : d + n]
+    else:
+        saved = mem32[d : d + n].copy()
     for row in range(first, first + count):
         b = (prms[_u(row), MP_B_ARG] + base) >> 2
         c = np.uint32(row_scalar(mem32, mem16, prms, row, base) & 0xFFFFFFFF)
-        most = np.int32(0x7FFFFFFF)
-        if not _nan32(c):
-            code = prms[_u(row), MP_CODE]
-            if code == _FMACS:
-                most = _accumulate(fmacs_unfused_raw, mem32, n, d, b, c)
-            elif code == _FADDS:
-                most = _accumulate(fadds_raw, mem32, n, d, b, c)
-            elif code == _FSUBS:
-                most = _accumulate(fsubs_raw, mem32, n, d, b, c)
-            else:
-                most = _accumulate(fmuls_raw, mem32, n, d, b, c)
+        code = prms[_u(row), MP_CODE]
+        if code == _FMACS:
+            most = _accumulate(fmacs_unfused_raw, mem32, n, d, b, c)
+        elif code == _FADDS:
+            most = _accumulate(fadds_raw, mem32, n, d, b, c)
+        elif code == _FSUBS:
+            most = _accumulate(fsubs_raw, mem32, n, d, b, c)
+        else:
+            most = _accumulate(fmuls_raw, mem32, n, d, b, c)
         if most > np.int32(0x7F800000):
             mem32[d : d + n] = saved
             return False

@@ -17,8 +17,9 @@ from ._params import P_AUTO_SLOTS, P_OP_STARTUP, P_TASK_STARTUP, P_TS_BITS
 
 # A static task's record (``FabricState.add_script``): at ``prog_script[program, task]`` the
 # number of actions and of streaming ops, then 4 words per action (kind and 3 arguments).
-# A_MEM_RUN (first row, 0, count) comes before ``count`` A_MEM actions that form an
-# accumulation run (``_memops.joins_run``); it charges nothing itself.
+# A_MEM_RUN (first row, their cycles, count) comes before ``count`` A_MEM actions that form an
+# accumulation run (``_memops.joins_run``); it charges nothing itself, and a replay that does
+# the run in one call skips the actions, charging their cycles at once.
 (A_MEM, A_ISSUE, A_ACTIVATE, A_BLOCK, A_UNBLOCK, A_SPEND, A_STAMP32, A_STAMP16X3,
  A_MEM_RUN) = range(1, 10)  # fmt: skip
 SCRIPT_HEADER = 2
@@ -78,22 +79,22 @@ def replay_script(
     cursor = t + params[P_TASK_STARTUP]
     base = mem_base[_u(p)]
     ts_mask = (np.int64(1) << params[P_TS_BITS]) - 1
-    ran = 0  # memory ops left that a run has done
-    for k in range(script[_u(sc)]):
+    n_actions = script[_u(sc)]
+    k = 0
+    while k < n_actions:
         a = sc + SCRIPT_HEADER + k * ACTION_WORDS
         kind = script[_u(a)]
         x = script[_u(a + 1)]
         y = script[_u(a + 2)]
+        k += 1
         if kind == A_MEM:
-            if ran > 0:
-                ran -= 1
-            else:
-                scalar = row_scalar(mem32, mem16, mprm, x, base)
-                memory_op_row(_data_address(mem32), mem32.size, mprm, x, base, scalar)
+            scalar = row_scalar(mem32, mem16, mprm, x, base)
+            memory_op_row(_data_address(mem32), mem32.size, mprm, x, base, scalar)
         elif kind == A_MEM_RUN:
             count = script[_u(a + 3)]
             if memory_run_at(_data_address(mem32), mem32.size, mprm, x, count, base):
-                ran = count
+                cursor += y
+                k += count
         elif kind == A_ISSUE:
             issue_op(
                 tpl[_u(x)], p, y, params[P_AUTO_SLOTS], cursor, params[P_OP_STARTUP], base,

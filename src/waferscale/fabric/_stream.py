@@ -79,7 +79,7 @@ from ._layout_consts import (
     S_RAMP_UP,
 )
 from ._memaccess import _u, borrowed, read_mem, write_mem
-from ._memops import _data_address, memory_op_at
+from ._memops import _data_address, memory_op_at, prefetch
 from ._numerics import apply_elem
 from ._params import (
     P_AUTO_SLOTS,
@@ -100,6 +100,7 @@ from ._script import (
     A_ACTIVATE,
     A_BLOCK,
     A_ISSUE,
+    A_MEM_RUN,
     A_UNBLOCK,
     ACTION_WORDS,
     SCRIPT_HEADER,
@@ -170,6 +171,7 @@ MAX_PICKS = 16  # static tasks picked in place after one completion before the l
 MIN_WINDOW = 8  # shorter windows are left to the loop
 RETRY = 256  # cycles the loop steps after a look that found no schedule it can take
 MAX_SWEEPS = 1 << 20  # a schedule that has not settled by then is a bug, not a slow case
+PREFETCH_BYTES = 4096  # of each memory operand of an op, asked for before its values
 SCRATCH_ENTRIES = 1 << 21  # (movers of the largest component) x (elements): 3 x 16 MB of scratch
 
 
@@ -266,10 +268,16 @@ def _static_chain(p, o, on, tid, t_active, t_blocked, t_local, code_of, prog_scr
             if not fits:
                 return -1
         cursor = elapsed + params[P_TASK_STARTUP]
-        for a in range(script[_u(sc)]):
+        n_actions = script[_u(sc)]
+        a = 0
+        while a < n_actions:
             w = sc + SCRIPT_HEADER + a * ACTION_WORDS
             kind = script[_u(w)]
-            if kind == A_ACTIVATE:
+            a += 1
+            if kind == A_MEM_RUN:  # the run's memory ops only charge their cycles
+                cursor += script[_u(w + 2)]
+                a += script[_u(w + 3)]
+            elif kind == A_ACTIVATE:
                 act |= np.int64(1) << script[_u(w + 1)]
             elif kind == A_BLOCK:
                 blk |= np.int64(1) << script[_u(w + 1)]
@@ -421,15 +429,16 @@ def _least_latency(pm, b, movers, bufs, hop, ramp):
 
 
 @nb.njit(**_JIT)
-def _completion_floor(m, movers, bufs, init_rdy, t, hop, ramp, walked, budget):
+def _completion_floor(m, movers, bufs, init_rdy, t, hop, ramp, walked, budget, stack):
     """A cycle at or before which op mover ``m`` cannot complete, and the walk's running step
     count: its last element's path back through its producers, each element no earlier than
     its mover's start plus its index, plus the least latency of every step after (queues
     always with room: a floor, which ends the window early at worst). Past ``budget`` steps
-    (paths that join and fork again) it falls back to the op's own start plus its length."""
+    (paths that join and fork again) it falls back to the op's own start plus its length.
+    ``stack`` (rows of mover, element, latency after it) is the caller's, returned grown if
+    the walk needed more rows."""
     k_last = movers[_u(m), M_LIMIT] - 1
     floor = movers[_u(m), M_START] + k_last
-    stack = np.empty((16, 3), np.int64)  # (mover, element, latency after it)
     stack[0, 0] = m
     stack[0, 1] = k_last
     stack[0, 2] = 0
@@ -441,9 +450,9 @@ def _completion_floor(m, movers, bufs, init_rdy, t, hop, ramp, walked, budget):
         after = stack[_u(depth), 2]
         walked += 1
         if movers[_u(v), M_NEVER] != 0:
-            return NEVER, walked  # a mover on the way never moves
+            return NEVER, walked, stack  # a mover on the way never moves
         if walked > budget:
-            return movers[_u(m), M_START] + k_last, walked
+            return movers[_u(m), M_START] + k_last, walked, stack
         start = movers[_u(v), M_START] if movers[_u(v), M_KIND] == MK_OP else t
         if start + k + after > floor:
             floor = start + k + after
@@ -458,7 +467,7 @@ def _completion_floor(m, movers, bufs, init_rdy, t, hop, ramp, walked, budget):
                 continue
             pm = bufs[_u(b), B_PROD]
             if pm < 0:
-                return NEVER, walked  # the element never comes
+                return NEVER, walked, stack  # the element never comes
             lat = _least_latency(pm, b, movers, bufs, hop, ramp)
             if depth == stack.shape[0]:
                 bigger = np.empty((2 * depth, 3), np.int64)
@@ -468,7 +477,7 @@ def _completion_floor(m, movers, bufs, init_rdy, t, hop, ramp, walked, budget):
             stack[_u(depth), 1] = k - n0
             stack[_u(depth), 2] = after + lat
             depth += 1
-    return floor, walked
+    return floor, walked, stack
 
 
 @nb.njit(**_JIT)
@@ -726,7 +735,30 @@ def _time_simple(k, x, m, limit, b0, b1, l0, l1, n00, n01, have0, have1, p0, p1,
     row_x = xs[_u(lm)]
     k0 = k
     state = np.int64(-1)
-    while k < end:
+    # An input ready at least a cycle apart (a mover's elements always are, but for the first
+    # ones of a forward whose latency changes with where each came from) lets every element
+    # go at once: x_k = max(y_k, x + 1 + k - k0), then the cycles past ``bound`` cut off (they
+    # rise, so they are a tail). Vectorised, against a serial max-plus chain per element.
+    steady = True
+    if fed:
+        gap = NEVER
+        for e in range(k + 1, end):
+            gap = min(gap, row_in[_u(e - n0)] - row_in[_u(e - 1 - n0)])
+        steady = gap >= 1
+    if steady and k < end:
+        first = x + 1 - k
+        below = np.int64(0)
+        for e in range(k, end):
+            v = first + e
+            if fed:
+                v = max(v, row_in[_u(e - n0)])
+            row_x[_u(e)] = v
+            below += 1 if v < bound else 0
+        if k + below < end:
+            state = ST_BEYOND
+        k += below
+        x = row_x[_u(k - 1)] if k > k0 else x
+    while k < end and state < 0:
         x += 1
         if fed:
             y = row_in[_u(k - n0)]
@@ -771,6 +803,24 @@ def _carry_values(lo, hi, grouped, movers, bufs, ops, init_data, ds, cnt, mem32,
     b, result), unless it writes memory that a memory source reads at another index (then
     element by element in order: a shifted copy propagates)."""
     kcap = work.shape[0] // 3
+    # the PE memory the ops read or write, asked for at once: their cache misses overlap
+    # rather than each op waiting for its own
+    mem_at = _data_address(mem32)
+    for j in range(lo, hi):
+        m = grouped[_u(j)]
+        if movers[_u(m), M_KIND] != MK_OP or cnt[_u(m)] == 0:
+            continue
+        o = movers[_u(m), M_OP]
+        for operand in range(3):
+            kf, af, sf, wf = OPERAND_FIELDS[_u(operand)]
+            if ops[_u(o), _u(kf)] != K_MEM:
+                continue
+            a0 = ops[_u(o), _u(af)] + ops[_u(o), F_DONE] * ops[_u(o), _u(sf)]
+            a1 = a0 + (cnt[_u(m)] - 1) * ops[_u(o), _u(sf)]
+            first = min(a0, a1)
+            end = min(max(a0, a1) + ops[_u(o), _u(wf)], first + PREFETCH_BYTES)
+            for line in range(first & ~63, end, 64):
+                prefetch(mem_at + line)
     for j in range(lo, hi):
         m = grouped[_u(j)]
         n_moved = cnt[_u(m)]
@@ -1263,11 +1313,12 @@ def stream_window(
     # ---- the window ends before the first completion the schedule cannot handle ---
     # (and before the streams that tasks it starts in place issue could move)
     walked = 0
+    stack = np.empty((64, 3), np.int64)
     for k in range(n_live):  # mover k is live op k
         if unhandled[_u(k)] == 0 and issue_after[_u(k)] < 0:
             continue
-        floor, walked = _completion_floor(k, movers, bufs, init_rdy, t, hop, ramp, walked,
-                                          4 * nm + 64)  # fmt: skip
+        floor, walked, stack = _completion_floor(k, movers, bufs, init_rdy, t, hop, ramp, walked,
+                                                 4 * nm + 64, stack)  # fmt: skip
         if unhandled[_u(k)] != 0 and floor < bound:
             bound = floor  # the loop steps that cycle itself
         if issue_after[_u(k)] >= 0 and floor < NEVER and floor + issue_after[_u(k)] < bound:

@@ -470,7 +470,8 @@ class FabricState:
                 ):
                     count += 1
                 if count > 1:
-                    words += [A_MEM_RUN, self.mprm.shape[0] + len(prms), 0, count]
+                    cycles = sum(int(actions[k + j][2]) for j in range(count))
+                    words += [A_MEM_RUN, self.mprm.shape[0] + len(prms), cycles, count]
                     run_left = count
             if kind == "mem":
                 words += [A_MEM, self.mprm.shape[0] + len(prms), int(act[2]), 0]
