@@ -452,8 +452,9 @@ class FabricState:
         (``("mem", prm, cycles)``, ``("issue", template, slot)``,
         ``("activate" | "block" | "unblock", task id)``, ``("spend", cycles)``,
         ``("stamp32" | "stamp16x3", byte offset in the PE's memory)``). Consecutive memory
-        ops that accumulate into one destination are marked as a run (``A_MEM_RUN``), which
-        the replay does in one call. Returns the number of streaming ops it issues."""
+        ops that accumulate into one destination are marked as a run (``A_MEM_RUN``, with
+        the ops' cycles), which the replay does in one call, charging the cycles at once.
+        Returns the number of streaming ops it issues."""
         simple = {"activate": A_ACTIVATE, "block": A_BLOCK, "unblock": A_UNBLOCK,
                   "spend": A_SPEND, "stamp32": A_STAMP32, "stamp16x3": A_STAMP16X3}  # fmt: skip
         words = [0, sum(1 for a in actions if a[0] == "issue")]
