@@ -30,6 +30,7 @@ from waferscale.fabric._memops import (
     MP_SCALAR,
     MP_SCALAR_AT,
     N_MP,
+    RUN_STACK_WORDS,
     accumulates,
     joins_run,
     memory_op,
@@ -168,6 +169,28 @@ def test_an_accumulation_run_gives_the_ops_one_by_one(data) -> None:
     has_nan += [_nan32(c) for c in scalars]
     assert ran is not any(has_nan)  # a NaN at the start: left to the ops one by one
     np.testing.assert_array_equal(got, want if ran else mem)
+
+
+@pytest.mark.parametrize("nan", [False, True])
+def test_a_run_longer_than_its_stack_copy_is_put_back_on_a_nan(nan) -> None:
+    # d longer than the stack copy: the run keeps its copy on the heap, and a NaN in the
+    # second op's b (found after the first op changed d) still leaves the memory as it was
+    pe = 2
+    n = RUN_STACK_WORDS + 8
+    d, b1, b2, at = pe, pe + n, pe + 2 * n, pe + 3 * n
+    rng = np.random.default_rng(3)
+    mem = rng.standard_normal(at + 4).astype(np.float32).view(np.uint32)
+    if nan:
+        mem[b2 + n - 1] = 0x7FC00000
+    run = [(ElemOp.FMACS, b1, ("at", at)), (ElemOp.FADDS, b2, 0)]
+    want = mem.copy()
+    for code, b, scalar in run:
+        c = int(want[scalar[1]]) if isinstance(scalar, tuple) else scalar
+        want = _reference(want, code, n, c, (d, 1), (K_MEM, d, 1), (K_MEM, b, 1))
+    got = mem.copy()
+    ran = memory_run_at(got.ctypes.data, got.size, _run_rows(run, n, d, 4 * pe), 0, 2, 4 * pe)
+    assert ran is not nan
+    np.testing.assert_array_equal(got, mem if nan else want)
 
 
 @pytest.mark.parametrize(
