@@ -171,7 +171,7 @@ MAX_PICKS = 16  # static tasks picked in place after one completion before the l
 MIN_WINDOW = 8  # shorter windows are left to the loop
 RETRY = 256  # cycles the loop steps after a look that found no schedule it can take
 MAX_SWEEPS = 1 << 20  # a schedule that has not settled by then is a bug, not a slow case
-PREFETCH_BYTES = 4096  # of each memory operand of an op, asked for before its values
+PREFETCH_BYTES = 4096  # of what each memory operand of an op still touches, asked for early
 SCRATCH_ENTRIES = 1 << 21  # (movers of the largest component) x (elements): 3 x 16 MB of scratch
 
 
@@ -812,14 +812,10 @@ def _carry_values(lo, hi, grouped, movers, bufs, ops, init_data, ds, cnt, mem32,
             continue
         o = movers[_u(m), M_OP]
         for operand in range(3):
-            kf, af, sf, wf = OPERAND_FIELDS[_u(operand)]
-            if ops[_u(o), _u(kf)] != K_MEM:
+            if ops[_u(o), _u(OPERAND_FIELDS[_u(operand)][0])] != K_MEM:
                 continue
-            a0 = ops[_u(o), _u(af)] + ops[_u(o), F_DONE] * ops[_u(o), _u(sf)]
-            a1 = a0 + (cnt[_u(m)] - 1) * ops[_u(o), _u(sf)]
-            first = min(a0, a1)
-            end = min(max(a0, a1) + ops[_u(o), _u(wf)], first + PREFETCH_BYTES)
-            for line in range(first & ~63, end, 64):
+            first, end = _span(ops, o, operand)
+            for line in range(first & ~63, min(end, first + PREFETCH_BYTES), 64):
                 prefetch(mem_at + line)
     for j in range(lo, hi):
         m = grouped[_u(j)]
