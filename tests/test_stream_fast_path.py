@@ -421,3 +421,61 @@ def test_an_op_reading_its_own_writes_is_the_same_with_the_fast_path(shift) -> N
     for k in range(B):  # in element order, in f32
         want[k + shift] = np.float32(data[0][k] + want[k])
     np.testing.assert_array_equal(read_region(eng, "a", 1, 0, 1, 1)[0, 0], want)
+
+
+
+def _crossing_pe(c, *, B: int, late: int, role: str) -> None:
+    """``send`` sends ``a`` on color 0; ``relay1`` / ``relay2`` pass color 0 on as color 1 / 2
+    (``relay2`` ``late`` cycles late); ``rx1`` / ``rx2`` receive colors 1 / 2 into ``a``."""
+    a = c.array("a", "f32", B, export=True)
+
+    def main(pe):
+        if role == "send":
+            pe.fmovs(fabout_dsd(0, B), mem1d_dsd(a), async_=True)
+        elif role == "relay1":
+            pe.fmovs(fabout_dsd(1, B), fabin_dsd(0, B), async_=True)
+        elif role == "relay2":
+            pe.spend(late)
+            pe.fmovs(fabout_dsd(2, B), fabin_dsd(0, B), async_=True)
+        elif role in ("rx1", "rx2"):
+            pe.fmovs(mem1d_dsd(a), fabin_dsd(1 if role == "rx1" else 2, B), async_=True)
+
+    c.bind_local_task(main, 8, static=True)
+    c.activate(8)
+
+
+# Router (1, 1) forwards colors 1 and 2; granted together each cycle, they move its pointer
+# to 2 (past color 1), then 3 (past 2), then 2 (wrapped, past 1) ...: 2 after an odd number
+# of such cycles, 3 after an even one; color 2 alone last (relayed late) leaves it at 3.
+@pytest.mark.parametrize(("B", "late", "pointer"), [(40, 0, 3), (41, 0, 2), (41, 10, 3)])
+def test_two_forwards_granted_in_one_cycle_leave_the_pointer_as_the_loop(B, late, pointer):
+    # PE (0, 0) multicasts east and south; (1, 0) and (0, 1) relay it as colors 1 and 2,
+    # which cross at router (1, 1) (1: north to east, 2: west to south) in the same cycles.
+    # One source: one window's component holds both forwards, and its commit replays the
+    # router's grants (decision 0004).
+    from waferscale.program import Layout
+
+    lay = Layout(3, 3, arch=arch_mod.custom_mesh(3, 3), name="crossing")
+    roles = {(0, 0): "send", (1, 0): "relay1", (0, 1): "relay2", (2, 1): "rx1", (1, 2): "rx2"}
+    for x in range(3):
+        for y in range(3):
+            lay.set_tile_code(x, y, _crossing_pe, B=B, late=late, role=roles.get((x, y), "idle"))
+    for color, (x, y), rx, tx in (
+        (0, (0, 0), "RAMP", ["EAST", "SOUTH"]),
+        (0, (1, 0), "WEST", ["RAMP"]), (0, (0, 1), "NORTH", ["RAMP"]),
+        (1, (1, 0), "RAMP", ["SOUTH"]), (1, (1, 1), "NORTH", ["EAST"]),
+        (1, (2, 1), "WEST", ["RAMP"]),
+        (2, (0, 1), "RAMP", ["EAST"]), (2, (1, 1), "WEST", ["SOUTH"]),
+        (2, (1, 2), "NORTH", ["RAMP"]),
+    ):  # fmt: skip
+        lay.set_route(x, y, color, rx=[rx], tx=tx)
+    a = np.random.default_rng(B).standard_normal(B).astype(np.float32)
+
+    slow, fast, eng = _both(
+        lambda: Engine(lay.compile()), lambda eng: load_region(eng, "a", a[None, None, :])
+    )
+    _assert_same(slow, fast)
+    assert eng.stats()["cycles_stepped"] < 5  # windows ran it
+    assert fast["rr"][1 * 3 + 1] == pointer  # PE (1, 1)
+    np.testing.assert_array_equal(eng.read_symbol(2, 1, "a"), a)
+    np.testing.assert_array_equal(eng.read_symbol(1, 2, "a"), a)

@@ -180,6 +180,17 @@ def prefetch(typingctx, address):
     return sig, codegen
 
 
+RUN_AHEAD = 8  # ops of a run whose ``b`` is asked for before the op that reads it
+
+
+@nb.njit(**_INLINE)
+def _prefetch_words(address, word, n):
+    """Prefetch the cache lines of ``n`` u32 words from word ``word`` of memory at ``address``."""
+    start = address + 4 * word
+    for line in range(start & ~63, start + 4 * n, 64):
+        prefetch(line)
+
+
 @nb.njit(cache=True, nogil=True, boundscheck=False)
 def memory_op_at(
     address, words, code, n, fused, scalar,
@@ -369,7 +380,11 @@ def memory_run_at(address, words, prms, first, count, base):
         saved[:] = mem32[d : d + n]
     else:
         saved = mem32[d : d + n].copy()
+    for row in range(first, min(first + RUN_AHEAD, first + count)):
+        _prefetch_words(address, (prms[_u(row), MP_B_ARG] + base) >> 2, n)
     for row in range(first, first + count):
+        if row + RUN_AHEAD < first + count:
+            _prefetch_words(address, (prms[_u(row + RUN_AHEAD), MP_B_ARG] + base) >> 2, n)
         b = (prms[_u(row), MP_B_ARG] + base) >> 2
         c = np.uint32(row_scalar(mem32, mem16, prms, row, base) & 0xFFFFFFFF)
         code = prms[_u(row), MP_CODE]

@@ -164,6 +164,8 @@ N_M = 16  # M_OUT .. M_OUT + 4: up to five outputs (a router's four ports and it
 (B_KIND, B_PE, B_COLOR, B_CAP, B_PROD, B_CONS, B_N0, B_FROM, B_PORT, B_DELTA, B_LOCAL,
  B_HEAD0) = range(12)  # fmt: skip
 N_B = 12
+# _time_mover's table of a mover's outputs (rows), a column per output
+PO_ROW, PO_SHIFT, PO_LAT, PO_CONS, PO_DELTA, PO_PORT = range(6)
 # how a mover's timing stopped: finished or blocked for good, or at the window's end
 ST_NEVER, ST_BEYOND = 1, 2
 
@@ -192,7 +194,8 @@ def _buffer(kind, c, p, bufs, nb_, smap, cap, head0):
         return b, bufs, nb_
     bufs = _grown(bufs, nb_ + 1)
     b = nb_
-    bufs[_u(b), :] = -1
+    for col in range(N_B):  # a loop, not a slice: a view costs two reference-count calls
+        bufs[_u(b), _u(col)] = -1
     bufs[_u(b), B_KIND] = kind
     bufs[_u(b), B_PE] = p
     bufs[_u(b), B_COLOR] = c
@@ -218,7 +221,8 @@ def _forget(bufs, nb_, smap):
 def _mover(kind, p, c, o, movers, nm):
     movers = _grown(movers, nm + 1)
     m = nm
-    movers[_u(m), :] = -1
+    for col in range(N_M):
+        movers[_u(m), _u(col)] = -1
     movers[_u(m), M_KIND] = kind
     movers[_u(m), M_PE] = p
     movers[_u(m), M_COLOR] = c
@@ -594,11 +598,11 @@ def _room_kept(m, movers, bufs, xs, cnt):
             continue
         if cnt[_u(m)] < cnt[_u(pm)] + shift:
             return False
-        popped = xs[_u(movers[_u(m), M_LOCAL])]
-        pushed = xs[_u(movers[_u(pm), M_LOCAL])]
+        popped = movers[_u(m), M_LOCAL]  # rows of xs (rows, not views: a view costs two
+        pushed = movers[_u(pm), M_LOCAL]  # reference-count calls, per mover and sweep)
         late = np.int64(-1)  # a maximum without an early exit: the compiler vectorises it
         for k in range(first, cnt[_u(pm)]):
-            late = max(late, popped[_u(k + shift)] + delta - pushed[_u(k)])
+            late = max(late, xs[_u(popped), _u(k + shift)] + delta - xs[_u(pushed), _u(k)])
         if late > 0:
             return False
     return True
@@ -630,31 +634,27 @@ def _time_mover(m, room, movers, bufs, init_rdy, init_from, xs, rdy, cnt, st, bo
     l1 = bufs[_u(b1), B_LOCAL] if b1 >= 0 else 0
     from0 = bufs[_u(b0), B_FROM] if b0 >= 0 else RAMP
     nout = movers[_u(m), M_NOUT]
-    outs = per_out[0]  # per output: its row, room shift, latency, consumer, delta, port
-    shifts = per_out[1]
-    lats = per_out[2]
-    cons = per_out[3]
-    deltas = per_out[4]
-    ports = per_out[5]
+    # per_out: per output, its row, room shift, latency, consumer, delta and port (PO_*)
     checked = 0
     for jo in range(nout):
         b = movers[_u(m), _u(M_OUT + jo)]
-        outs[_u(jo)] = bufs[_u(b), B_LOCAL]
-        shifts[_u(jo)] = bufs[_u(b), B_N0] - bufs[_u(b), B_CAP]
-        cons[_u(jo)] = bufs[_u(b), B_CONS]
-        deltas[_u(jo)] = bufs[_u(b), B_DELTA]
-        ports[_u(jo)] = bufs[_u(b), B_PORT]
-        cm = cons[_u(jo)]
+        per_out[PO_ROW, _u(jo)] = bufs[_u(b), B_LOCAL]
+        per_out[PO_SHIFT, _u(jo)] = bufs[_u(b), B_N0] - bufs[_u(b), B_CAP]
+        per_out[PO_CONS, _u(jo)] = bufs[_u(b), B_CONS]
+        per_out[PO_DELTA, _u(jo)] = bufs[_u(b), B_DELTA]
+        per_out[PO_PORT, _u(jo)] = bufs[_u(b), B_PORT]
+        cm = per_out[PO_CONS, _u(jo)]
         if room or cm < 0 or movers[_u(cm), M_NEVER] != 0:
             checked += 1
         else:
-            shifts[_u(jo)] = -NEVER  # optimistic: room everywhere
+            per_out[PO_SHIFT, _u(jo)] = -NEVER  # optimistic: room everywhere
         if kind == MK_OP:
-            lats[_u(jo)] = 1
+            per_out[PO_LAT, _u(jo)] = 1
         elif kind == MK_RAMP_UP:
-            lats[_u(jo)] = ramp
+            per_out[PO_LAT, _u(jo)] = ramp
         else:
-            lats[_u(jo)] = _forward_latency(ports[_u(jo)], from0, hop, ramp, turn)
+            per_out[PO_LAT, _u(jo)] = _forward_latency(per_out[PO_PORT, _u(jo)], from0, hop,
+                                                        ramp, turn)  # fmt: skip
     state = ST_BEYOND
     # One input read and no room to look at, past the elements the input held at the start:
     # the common case, in a loop of its own (a few cycles an element).
@@ -683,14 +683,14 @@ def _time_mover(m, room, movers, bufs, init_rdy, init_from, xs, rdy, cnt, st, bo
         if checked > 0:
             stop = -1
             for jo in range(nout):
-                e = k + shifts[_u(jo)]
+                e = k + per_out[PO_SHIFT, _u(jo)]
                 if e < 0:
                     continue
-                cm = cons[_u(jo)]
+                cm = per_out[PO_CONS, _u(jo)]
                 if cm < 0 or cnt[_u(cm)] <= e:
                     stop = _dep_state(st, cm)
                     break
-                y = xs[_u(movers[_u(cm), M_LOCAL]), _u(e)] + deltas[_u(jo)]
+                y = xs[_u(movers[_u(cm), M_LOCAL]), _u(e)] + per_out[PO_DELTA, _u(jo)]
                 if y > x:
                     x = y
             if stop >= 0:
@@ -703,21 +703,22 @@ def _time_mover(m, room, movers, bufs, init_rdy, init_from, xs, rdy, cnt, st, bo
         if kind == MK_FORWARD and k < n00:
             f = init_from[_u(b0), _u(k)]
             for jo in range(nout):
-                rdy[_u(outs[_u(jo)]), _u(k)] = x + _forward_latency(ports[_u(jo)], f, hop, ramp,
-                                                                     turn)  # fmt: skip
+                rdy[_u(per_out[PO_ROW, _u(jo)]), _u(k)] = x + _forward_latency(
+                    per_out[PO_PORT, _u(jo)], f, hop, ramp, turn
+                )
         else:
             for jo in range(nout):
-                rdy[_u(outs[_u(jo)]), _u(k)] = x + lats[_u(jo)]
+                rdy[_u(per_out[PO_ROW, _u(jo)]), _u(k)] = x + per_out[PO_LAT, _u(jo)]
         k += 1
     if k == first_simple:
         k, x, state = _time_simple(k, x, m, limit, b0, b1, l0, l1, n00, n01, have0, have1, p0,
-                                   p1, nout, outs, lats, lm, xs, rdy, st, bound, kcap)  # fmt: skip
+                                   p1, nout, per_out, lm, xs, rdy, st, bound, kcap)  # fmt: skip
     cnt[_u(m)] = k
     st[_u(m)] = state
 
 
 @nb.njit(**_INLINE)
-def _time_simple(k, x, m, limit, b0, b1, l0, l1, n00, n01, have0, have1, p0, p1, nout, outs, lats,
+def _time_simple(k, x, m, limit, b0, b1, l0, l1, n00, n01, have0, have1, p0, p1, nout, per_out,
                  lm, xs, rdy, st, bound, kcap):  # fmt: skip
     """:func:`_time_mover`'s loop for a mover with one input queue (or none), no room to look
     at and no element left from the window's start. Its outputs (several for a multicast) are
@@ -726,13 +727,12 @@ def _time_simple(k, x, m, limit, b0, b1, l0, l1, n00, n01, have0, have1, p0, p1,
     fed = b0 >= 0 or b1 >= 0
     if b0 >= 0:
         end = min(end, have0)
-        pin, n0, row_in = p0, n00, rdy[_u(l0)]
+        pin, n0, row_in = p0, n00, l0
     elif b1 >= 0:
         end = min(end, have1)
-        pin, n0, row_in = p1, n01, rdy[_u(l1)]
+        pin, n0, row_in = p1, n01, l1
     else:
-        pin, n0, row_in = np.int64(-1), np.int64(0), rdy[0]
-    row_x = xs[_u(lm)]
+        pin, n0, row_in = np.int64(-1), np.int64(0), np.int64(0)
     k0 = k
     state = np.int64(-1)
     # An input ready at least a cycle apart (a mover's elements always are, but for the first
@@ -743,7 +743,7 @@ def _time_simple(k, x, m, limit, b0, b1, l0, l1, n00, n01, have0, have1, p0, p1,
     if fed:
         gap = NEVER
         for e in range(k + 1, end):
-            gap = min(gap, row_in[_u(e - n0)] - row_in[_u(e - 1 - n0)])
+            gap = min(gap, rdy[_u(row_in), _u(e - n0)] - rdy[_u(row_in), _u(e - 1 - n0)])
         steady = gap >= 1
     if steady and k < end:
         first = x + 1 - k
@@ -751,29 +751,29 @@ def _time_simple(k, x, m, limit, b0, b1, l0, l1, n00, n01, have0, have1, p0, p1,
         for e in range(k, end):
             v = first + e
             if fed:
-                v = max(v, row_in[_u(e - n0)])
-            row_x[_u(e)] = v
+                v = max(v, rdy[_u(row_in), _u(e - n0)])
+            xs[_u(lm), _u(e)] = v
             below += 1 if v < bound else 0
         if k + below < end:
             state = ST_BEYOND
         k += below
-        x = row_x[_u(k - 1)] if k > k0 else x
+        x = xs[_u(lm), _u(k - 1)] if k > k0 else x
     while k < end and state < 0:
         x += 1
         if fed:
-            y = row_in[_u(k - n0)]
+            y = rdy[_u(row_in), _u(k - n0)]
             if y > x:
                 x = y
         if x >= bound:
             state = ST_BEYOND
             break
-        row_x[_u(k)] = x
+        xs[_u(lm), _u(k)] = x
         k += 1
     for jo in range(nout):  # each output: the cycles shifted by its latency (vectorised)
-        row_out = rdy[_u(outs[_u(jo)])]
-        lat = lats[_u(jo)]
+        row_out = per_out[PO_ROW, _u(jo)]
+        lat = per_out[PO_LAT, _u(jo)]
         for e in range(k0, k):
-            row_out[_u(e)] = row_x[_u(e)] + lat
+            rdy[_u(row_out), _u(e)] = xs[_u(lm), _u(e)] + lat
     if state >= 0:
         return k, x, state
     if k >= limit:
@@ -1297,6 +1297,10 @@ def stream_window(
         if pe_comp[_u(p)] >= 0 and pe_comp[_u(p)] != parent[_u(m)]:
             shared = True
         pe_comp[_u(p)] = parent[_u(m)]
+    for m in range(nm):  # -1 again: it becomes _commit_component's scratch
+        if movers[_u(m), M_KIND] == MK_FORWARD:
+            pe_comp[_u(movers[_u(m), M_PE])] = -1
+    per_pe = pe_comp
     if shared:
         cut = _shared_cut(order, nm, movers, bufs, init_rdy, parent, t, hop, ramp)
         if cut - t < MIN_WINDOW:
@@ -1358,6 +1362,8 @@ def stream_window(
     timing = (hop, ramp, turn, t, kcap)
     per_out = np.empty((6, 5), np.int64)  # _time_mover's table of a mover's outputs
     work = np.empty(3 * kcap, np.uint32)  # _carry_values' operands and results
+    fwd_next = np.empty(nm, np.int64)  # _commit_component's forwards, linked per PE
+    fwd_pes = np.empty(max_m, np.int64)  # and the PEs that forwarded
 
     # ---- schedule each component, compute what it carries, and commit it ---
     beyond = False
@@ -1387,7 +1393,7 @@ def stream_window(
             r, lo, hi, grouped, comp_bufs, buf_order, movers, bufs, xs, ds, rdy, cnt, r_data,
             r_ctrl, r_ready, r_from, r_head, r_count, r_mask, rr, i_data, i_ctrl, i_ready, i_head,
             i_count, i_mask, o_data, o_ctrl, o_ready, o_head, o_count, o_mask, ops, link_out,
-            prof, stats, ncol,
+            prof, stats, ncol, per_pe, fwd_next, fwd_pes,
         )  # fmt: skip
     _forget(bufs, nb_, smap)
 
@@ -1537,9 +1543,12 @@ def _commit_component(
     r, lo, hi, grouped, comp_bufs, buf_order, movers, bufs, xs, ds, rdy, cnt, r_data, r_ctrl,
     r_ready, r_from, r_head, r_count, r_mask, rr, i_data, i_ctrl, i_ready, i_head, i_count,
     i_mask, o_data, o_ctrl, o_ready, o_head, o_count, o_mask, ops, link_out, prof, stats, ncol,
+    per_pe, fwd_next, fwd_pes,
 ):  # fmt: skip
     """Write one scheduled component back: what each buffer holds, each op's progress, the
-    counters, and the round-robin pointer of each router that forwarded."""
+    counters, and the round-robin pointer of each router that forwarded. (``per_pe``: -1 for
+    every PE, and so again on return; ``fwd_next`` and ``fwd_pes``: scratch of the window's
+    movers and of a component's.)"""
     for j in range(comp_bufs[_u(r)], comp_bufs[_u(r + 1)]):
         b = buf_order[_u(j)]
         kind = bufs[_u(b), B_KIND]
@@ -1612,43 +1621,46 @@ def _commit_component(
                     stats[S_RAMP_DOWN] += k
                 else:
                     stats[S_HOPS] += k
-    # round-robin pointers: replay the grants of each router's forwards in cycle order
-    fwd = np.empty(hi - lo, np.int64)
-    pes = np.empty(hi - lo, np.int64)
-    nf = 0
+    # round-robin pointers: replay the grants of each router's forwards in cycle order (the
+    # forwards of one PE linked through ``fwd_next`` from ``per_pe``, not sorted: what follows
+    # does not depend on their order)
+    n_pes = 0
     for j in range(lo, hi):
         m = grouped[_u(j)]
         if movers[_u(m), M_KIND] == MK_FORWARD and cnt[_u(m)] > 0:
-            fwd[_u(nf)] = m
-            pes[_u(nf)] = movers[_u(m), M_PE]
-            nf += 1
-    by_pe = np.argsort(pes[:nf], kind="mergesort")
-    a = 0
-    while a < nf:
-        z = a
-        while z < nf and pes[_u(by_pe[_u(z)])] == pes[_u(by_pe[_u(a)])]:
-            z += 1
+            p = movers[_u(m), M_PE]
+            if per_pe[_u(p)] < 0:
+                fwd_pes[_u(n_pes)] = p
+                n_pes += 1
+            fwd_next[_u(m)] = per_pe[_u(p)]
+            per_pe[_u(p)] = m
+    for i in range(n_pes):
+        p = fwd_pes[_u(i)]
         # The pointer ends past the color of the last grant; only a tie in the last granting
         # cycle needs the grants before it.
         last_t = np.int64(-1)
         last_c = np.int64(-1)
         tie = False
-        for g in range(a, z):
-            m = fwd[_u(by_pe[_u(g)])]
+        size = 0
+        m = per_pe[_u(p)]
+        while m >= 0:
             x = xs[_u(movers[_u(m), M_LOCAL]), _u(cnt[_u(m)] - 1)]
             if x > last_t:
                 last_t, last_c, tie = x, movers[_u(m), M_COLOR], False
             elif x == last_t:
                 tie = True
-        p = pes[_u(by_pe[_u(a)])]
+            size += 1
+            m = fwd_next[_u(m)]
         if tie:
-            group = np.empty(z - a, np.int64)
-            for g in range(a, z):
-                group[_u(g - a)] = fwd[_u(by_pe[_u(g)])]
+            group = np.empty(size, np.int64)
+            m = per_pe[_u(p)]
+            for g in range(size):
+                group[_u(g)] = m
+                m = fwd_next[_u(m)]
             _replay_round_robin(group, movers, xs, cnt, rr, p, ncol)
         else:
             rr[_u(p)] = last_c + 1 if last_c + 1 < ncol else 0
-        a = z
+        per_pe[_u(p)] = -1
 
 
 @nb.njit(**_JIT)
