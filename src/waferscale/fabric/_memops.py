@@ -184,10 +184,9 @@ RUN_AHEAD = 8  # ops of a run whose ``b`` is asked for before the op that reads 
 
 
 @nb.njit(**_INLINE)
-def _prefetch_words(address, word, n):
-    """Prefetch the cache lines of ``n`` u32 words from word ``word`` of memory at ``address``."""
-    start = address + 4 * word
-    for line in range(start & ~63, start + 4 * n, 64):
+def prefetch_range(first, end):
+    """:func:`prefetch` every cache line of the bytes at addresses ``first`` .. ``end - 1``."""
+    for line in range(first & ~63, end, 64):
         prefetch(line)
 
 
@@ -381,10 +380,12 @@ def memory_run_at(address, words, prms, first, count, base):
     else:
         saved = mem32[d : d + n].copy()
     for row in range(first, min(first + RUN_AHEAD, first + count)):
-        _prefetch_words(address, (prms[_u(row), MP_B_ARG] + base) >> 2, n)
+        b_at = address + prms[_u(row), MP_B_ARG] + base
+        prefetch_range(b_at, b_at + 4 * n)
     for row in range(first, first + count):
         if row + RUN_AHEAD < first + count:
-            _prefetch_words(address, (prms[_u(row + RUN_AHEAD), MP_B_ARG] + base) >> 2, n)
+            b_at = address + prms[_u(row + RUN_AHEAD), MP_B_ARG] + base
+            prefetch_range(b_at, b_at + 4 * n)
         b = (prms[_u(row), MP_B_ARG] + base) >> 2
         c = np.uint32(row_scalar(mem32, mem16, prms, row, base) & 0xFFFFFFFF)
         code = prms[_u(row), MP_CODE]

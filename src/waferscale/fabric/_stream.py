@@ -79,7 +79,7 @@ from ._layout_consts import (
     S_RAMP_UP,
 )
 from ._memaccess import _u, borrowed, read_mem, write_mem
-from ._memops import _data_address, memory_op_at, prefetch
+from ._memops import _data_address, memory_op_at, prefetch_range
 from ._numerics import apply_elem
 from ._params import (
     P_AUTO_SLOTS,
@@ -598,11 +598,13 @@ def _room_kept(m, movers, bufs, xs, cnt):
             continue
         if cnt[_u(m)] < cnt[_u(pm)] + shift:
             return False
-        popped = movers[_u(m), M_LOCAL]  # rows of xs (rows, not views: a view costs two
-        pushed = movers[_u(pm), M_LOCAL]  # reference-count calls, per mover and sweep)
+        # rows of xs by number: a row's view would cost two reference-count calls
+        popped_row = movers[_u(m), M_LOCAL]
+        pushed_row = movers[_u(pm), M_LOCAL]
         late = np.int64(-1)  # a maximum without an early exit: the compiler vectorises it
         for k in range(first, cnt[_u(pm)]):
-            late = max(late, xs[_u(popped), _u(k + shift)] + delta - xs[_u(pushed), _u(k)])
+            late = max(late, xs[_u(popped_row), _u(k + shift)] + delta
+                       - xs[_u(pushed_row), _u(k)])  # fmt: skip
         if late > 0:
             return False
     return True
@@ -727,12 +729,12 @@ def _time_simple(k, x, m, limit, b0, b1, l0, l1, n00, n01, have0, have1, p0, p1,
     fed = b0 >= 0 or b1 >= 0
     if b0 >= 0:
         end = min(end, have0)
-        pin, n0, row_in = p0, n00, l0
+        pin, n0, in_row = p0, n00, l0
     elif b1 >= 0:
         end = min(end, have1)
-        pin, n0, row_in = p1, n01, l1
+        pin, n0, in_row = p1, n01, l1
     else:
-        pin, n0, row_in = np.int64(-1), np.int64(0), np.int64(0)
+        pin, n0, in_row = np.int64(-1), np.int64(0), np.int64(0)
     k0 = k
     state = np.int64(-1)
     # An input ready at least a cycle apart (a mover's elements always are, but for the first
@@ -743,7 +745,7 @@ def _time_simple(k, x, m, limit, b0, b1, l0, l1, n00, n01, have0, have1, p0, p1,
     if fed:
         gap = NEVER
         for e in range(k + 1, end):
-            gap = min(gap, rdy[_u(row_in), _u(e - n0)] - rdy[_u(row_in), _u(e - 1 - n0)])
+            gap = min(gap, rdy[_u(in_row), _u(e - n0)] - rdy[_u(in_row), _u(e - 1 - n0)])
         steady = gap >= 1
     if steady and k < end:
         first = x + 1 - k
@@ -751,7 +753,7 @@ def _time_simple(k, x, m, limit, b0, b1, l0, l1, n00, n01, have0, have1, p0, p1,
         for e in range(k, end):
             v = first + e
             if fed:
-                v = max(v, rdy[_u(row_in), _u(e - n0)])
+                v = max(v, rdy[_u(in_row), _u(e - n0)])
             xs[_u(lm), _u(e)] = v
             below += 1 if v < bound else 0
         if k + below < end:
@@ -761,7 +763,7 @@ def _time_simple(k, x, m, limit, b0, b1, l0, l1, n00, n01, have0, have1, p0, p1,
     while k < end and state < 0:
         x += 1
         if fed:
-            y = rdy[_u(row_in), _u(k - n0)]
+            y = rdy[_u(in_row), _u(k - n0)]
             if y > x:
                 x = y
         if x >= bound:
@@ -815,8 +817,7 @@ def _carry_values(lo, hi, grouped, movers, bufs, ops, init_data, ds, cnt, mem32,
             if ops[_u(o), _u(OPERAND_FIELDS[_u(operand)][0])] != K_MEM:
                 continue
             first, end = _span(ops, o, operand)
-            for line in range(first & ~63, min(end, first + PREFETCH_BYTES), 64):
-                prefetch(mem_at + line)
+            prefetch_range(mem_at + first, mem_at + min(end, first + PREFETCH_BYTES))
     for j in range(lo, hi):
         m = grouped[_u(j)]
         n_moved = cnt[_u(m)]
@@ -1297,10 +1298,9 @@ def stream_window(
         if pe_comp[_u(p)] >= 0 and pe_comp[_u(p)] != parent[_u(m)]:
             shared = True
         pe_comp[_u(p)] = parent[_u(m)]
-    for m in range(nm):  # -1 again: it becomes _commit_component's scratch
+    for m in range(nm):  # -1 again: it becomes _commit_component's scratch (per_pe)
         if movers[_u(m), M_KIND] == MK_FORWARD:
             pe_comp[_u(movers[_u(m), M_PE])] = -1
-    per_pe = pe_comp
     if shared:
         cut = _shared_cut(order, nm, movers, bufs, init_rdy, parent, t, hop, ramp)
         if cut - t < MIN_WINDOW:
@@ -1393,7 +1393,7 @@ def stream_window(
             r, lo, hi, grouped, comp_bufs, buf_order, movers, bufs, xs, ds, rdy, cnt, r_data,
             r_ctrl, r_ready, r_from, r_head, r_count, r_mask, rr, i_data, i_ctrl, i_ready, i_head,
             i_count, i_mask, o_data, o_ctrl, o_ready, o_head, o_count, o_mask, ops, link_out,
-            prof, stats, ncol, per_pe, fwd_next, fwd_pes,
+            prof, stats, ncol, pe_comp, fwd_next, fwd_pes,
         )  # fmt: skip
     _forget(bufs, nb_, smap)
 
